@@ -1,0 +1,13 @@
+export type { Metric, Meta, MetricEnvelope, LogRecord, LogEnvelope, Topic } from './envelope.js';
+export { TOPICS, metricEnvelope, logEnvelope } from './envelope.js';
+export type { DeliveryOutcome, Checked } from './outcome.js';
+export { delivered, retryable, rejected, ok, fail } from './outcome.js';
+export { LIMITS, checkMetric, checkMetricName, checkDimensions, checkValueMeta, checkValue, checkTimestampMs } from './validation.js';
+export type { Codec } from './codec.js';
+export { metricCodec, logCodec } from './codec.js';
+export type { TenantMapping } from './tenant.js';
+export { tenantOf, defaultTenantMapping } from './tenant.js';
+export { Counters } from './counters.js';
+export type { Source, CollectResult, Sink, Health, BusMessage, BusProducer, BusConsumer, ConsumedBatch, BatchVerdict, Bus } from './pipeline.js';
+export type { DimensionFilter, MetricListQuery, MeasurementQuery, MetricDefinition, Point, Series, MetricStore } from './query.js';
+export { matchesDimensions } from './query.js';

@@ -1,0 +1,59 @@
+import type { Topic } from './envelope.js';
+import type { DeliveryOutcome } from './outcome.js';
+
+/** Something that produces envelopes when asked: a kubelet scrape, a cgroup walk. */
+export interface Source<T> {
+  readonly name: string;
+  collect(signal?: AbortSignal): Promise<CollectResult<T>>;
+}
+
+export interface CollectResult<T> {
+  readonly records: readonly T[];
+  /** Input that could not be turned into records, each with why; counted, never fatal. */
+  readonly errors: readonly string[];
+}
+
+/** Something that durably stores batches. `deliver` returns what happened; it throws only on bugs. */
+export interface Sink<T> {
+  readonly name: string;
+  deliver(batch: readonly T[]): Promise<DeliveryOutcome<T>>;
+  health(): Promise<Health>;
+  close(): Promise<void>;
+}
+
+export type Health = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
+
+/** One message on the bus: bytes, with a key that chooses the partition (the tenant, so a tenant's order holds). */
+export interface BusMessage {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface BusProducer {
+  /** Resolves once the bus has the messages (Kafka acks); a retryable outcome leaves retrying to the caller. */
+  publish(topic: Topic, messages: readonly BusMessage[]): Promise<DeliveryOutcome<BusMessage>>;
+  close(): Promise<void>;
+}
+
+/** A consumed batch from one partition. */
+export interface ConsumedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly { readonly offset: string; readonly key: string | null; readonly value: Buffer }[];
+}
+
+/**
+ * What a batch handler tells the consumer: `commit` moves the offset past the batch;
+ * `retry` leaves it where it was, so the batch comes again after `delayMs`.
+ */
+export type BatchVerdict = { readonly kind: 'commit' } | { readonly kind: 'retry'; readonly delayMs: number };
+
+export interface BusConsumer {
+  run(topics: readonly Topic[], handle: (batch: ConsumedBatch) => Promise<BatchVerdict>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Bus {
+  producer(): BusProducer;
+  consumer(groupId: string): BusConsumer;
+}
