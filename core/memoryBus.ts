@@ -1,0 +1,160 @@
+import type { Topic } from './envelope.js';
+import { delivered, retryable, type DeliveryOutcome } from './outcome.js';
+import type { BatchVerdict, Bus, BusConsumer, BusMessage, BusProducer, ConsumedBatch } from './pipeline.js';
+import { sleep } from './backoff.js';
+
+/**
+ * The in-process bus of the single-machine default: the same contract as Kafka (one
+ * partition per topic, consumer groups with committed offsets, at-least-once), held in
+ * memory. Each topic is bounded: when the oldest uncommitted message is `capacity`
+ * messages behind, `publish` answers retryable (the block policy) so the producer backs
+ * off instead of the process growing without limit. A topic no group reads is bounded
+ * the same way and counts what it drops-oldest, so an unread topic (logs with no log
+ * sink, say) never blocks metrics.
+ */
+export interface MemoryBusOptions {
+  readonly capacity: number;
+  readonly maxBatch: number;
+  /** Topics that no consumer may ever read: drop-oldest instead of block. */
+  readonly dropOldestTopics?: readonly Topic[];
+  /** A handler that throws has a bug; the batch is retried after a second and the error reported here. */
+  readonly onHandlerError?: (error: unknown) => void;
+}
+
+interface StoredMessage {
+  readonly offset: number;
+  readonly key: string;
+  readonly value: Buffer;
+}
+
+class TopicLog {
+  messages: StoredMessage[] = [];
+  nextOffset = 0;
+  dropped = 0;
+  readonly committed = new Map<string, number>();
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly dropOldest: boolean) {}
+
+  get firstOffset(): number {
+    return this.nextOffset - this.messages.length;
+  }
+
+  lowWatermark(): number {
+    if (this.committed.size === 0) return this.firstOffset;
+    return Math.min(...this.committed.values());
+  }
+
+  append(messages: readonly BusMessage[]): void {
+    for (const m of messages) this.messages.push({ offset: this.nextOffset++, key: m.key, value: Buffer.from(m.value) });
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  trim(capacity: number): void {
+    const low = this.dropOldest ? Math.max(this.lowWatermark(), this.nextOffset - capacity) : this.lowWatermark();
+    const drop = low - this.firstOffset;
+    if (drop > 0) {
+      if (this.dropOldest) {
+        for (const [group, offset] of this.committed) if (offset < low) { this.dropped += low - offset; this.committed.set(group, low); }
+      }
+      this.messages.splice(0, drop);
+    }
+  }
+
+  waitForData(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const wake = (): void => { signal.removeEventListener('abort', wake); resolve(); };
+      this.waiters.push(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
+  }
+}
+
+export class MemoryBus implements Bus {
+  private readonly topics = new Map<string, TopicLog>();
+
+  constructor(private readonly options: MemoryBusOptions) {}
+
+  /** Messages that drop-oldest topics lost because nobody read them in time. */
+  droppedCount(topic: Topic): number {
+    return this.topics.get(topic)?.dropped ?? 0;
+  }
+
+  /** Messages published and not yet committed by every group. */
+  backlog(topic: Topic): number {
+    const log = this.topics.get(topic);
+    return log ? log.nextOffset - log.lowWatermark() : 0;
+  }
+
+  private log(topic: string): TopicLog {
+    let log = this.topics.get(topic);
+    if (!log) {
+      log = new TopicLog((this.options.dropOldestTopics ?? []).includes(topic as Topic));
+      this.topics.set(topic, log);
+    }
+    return log;
+  }
+
+  producer(): BusProducer {
+    return {
+      publish: (topic: Topic, messages: readonly BusMessage[]): Promise<DeliveryOutcome<BusMessage>> => {
+        const log = this.log(topic);
+        if (!log.dropOldest && log.nextOffset - log.lowWatermark() + messages.length > this.options.capacity) {
+          return Promise.resolve(retryable(`in-process bus topic ${topic} is full (${this.options.capacity} messages)`, 50));
+        }
+        log.append(messages);
+        if (log.dropOldest) log.trim(this.options.capacity);
+        return Promise.resolve(delivered);
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+
+  consumer(groupId: string): BusConsumer {
+    const stopping = new AbortController();
+    let running: Promise<void> | undefined;
+    const loop = async (topics: readonly Topic[], handle: (batch: ConsumedBatch) => Promise<BatchVerdict>): Promise<void> => {
+      const logs = topics.map((topic) => ({ topic, log: this.log(topic) }));
+      for (const { log } of logs) if (!log.committed.has(groupId)) log.committed.set(groupId, log.firstOffset);
+      while (!stopping.signal.aborted) {
+        let worked = false;
+        for (const { topic, log } of logs) {
+          const from = log.committed.get(groupId) ?? log.firstOffset;
+          const start = from - log.firstOffset;
+          const slice = log.messages.slice(start, start + this.options.maxBatch);
+          if (slice.length === 0) continue;
+          worked = true;
+          const verdict = await handle({
+            topic,
+            partition: 0,
+            messages: slice.map((m) => ({ offset: String(m.offset), key: m.key, value: m.value })),
+          }).catch((error: unknown): BatchVerdict => {
+            this.options.onHandlerError?.(error);
+            return { kind: 'retry', delayMs: 1000 };
+          });
+          if (verdict.kind === 'commit') {
+            const last = slice[slice.length - 1];
+            if (last) log.committed.set(groupId, Math.max(log.committed.get(groupId) ?? 0, last.offset + 1));
+            log.trim(this.options.capacity);
+          } else {
+            await sleep(verdict.delayMs, stopping.signal);
+          }
+        }
+        if (!worked) await Promise.race(logs.map(({ log }) => log.waitForData(stopping.signal)));
+      }
+    };
+    return {
+      run: (topics, handle) => {
+        running = loop(topics, handle);
+        return Promise.resolve();
+      },
+      stop: async () => {
+        stopping.abort();
+        await running;
+      },
+    };
+  }
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Counters } from '../../core/counters.js';
+import type { BusProducer, Health } from '../../core/pipeline.js';
+import type { MetricStore } from '../../core/query.js';
+import { may, type Authenticator, type Permission, type Principal } from './auth.js';
+import { forbidden, notFound, toResponse, unauthorized } from './errors.js';
+import { metricsRoutes } from './metricsRoutes.js';
+import { versionRoutes } from './versionRoutes.js';
+
+export interface ApiDeps {
+  readonly authenticator: Authenticator;
+  readonly producer: BusProducer;
+  readonly store: MetricStore;
+  readonly counters: Counters;
+  readonly region: string;
+  readonly maxQueryLimit: number;
+  readonly now: () => number;
+  /** What /healthcheck reports on: the bus and the store behind the API. */
+  readonly health: () => Promise<Record<string, Health>>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** Routes a probe or a scraper calls without a Keystone token; nothing here is tenant data. */
+const OPEN_ROUTES = new Set(['/healthcheck', '/metrics']);
+
+/** The tenant API as a fastify plugin: the server file owns listening, logging and closing. */
+export function tenantApi(deps: ApiDeps) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.decorateRequest('principal', undefined);
+
+    app.addHook('onRequest', async (request) => {
+      const path = request.url.split('?', 1)[0] ?? '';
+      if (OPEN_ROUTES.has(path)) return;
+      const token = request.headers['x-auth-token'];
+      if (typeof token !== 'string' || token.length === 0) {
+        deps.counters.add('kansoku_api_auth_failures_total', { reason: 'missing' });
+        throw unauthorized('The request has no X-Auth-Token header.');
+      }
+      const principal = await deps.authenticator.authenticate(token);
+      if (!principal) {
+        deps.counters.add('kansoku_api_auth_failures_total', { reason: 'invalid' });
+        throw unauthorized('The X-Auth-Token is not valid.');
+      }
+      request.principal = principal;
+    });
+
+    app.setErrorHandler((error, request, reply) => {
+      const { statusCode, headers, body } = toResponse(error);
+      if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+      deps.counters.add('kansoku_api_errors_total', { status: String(statusCode) });
+      void reply.code(statusCode).headers(headers).send(body);
+    });
+
+    app.setNotFoundHandler((request) => {
+      throw notFound(`No route for ${request.method} ${request.url.split('?', 1)[0] ?? ''}.`);
+    });
+
+    app.get('/healthcheck', async (_request, reply) => {
+      const checks = await deps.health();
+      const healthy = Object.values(checks).every((h) => h.healthy);
+      return reply.code(healthy ? 200 : 503).send({ healthy, checks });
+    });
+
+    app.get('/metrics', async (_request, reply) => reply.type('text/plain; version=0.0.4').send(deps.counters.render()));
+
+    await app.register(versionRoutes);
+    await app.register(metricsRoutes(deps), { prefix: '/v2.0' });
+  };
+}
+
+/** The principal of an authenticated request, checked for a permission. */
+export function authorize(request: FastifyRequest, permission: Permission): Principal {
+  const principal = request.principal;
+  if (!principal) throw unauthorized('The request is not authenticated.');
+  if (!may(principal, permission)) throw forbidden(`The token's roles do not allow ${permission === 'write' ? 'writing metrics' : permission === 'read' ? 'reading metrics' : 'acting for another tenant'}.`);
+  return principal;
+}
+
+/** The absolute URL of this request, for Monasca's `links`. */
+export function selfUrl(request: FastifyRequest): string {
+  const forwardedProto = request.headers['x-forwarded-proto'];
+  const proto = typeof forwardedProto === 'string' ? forwardedProto.split(',')[0]?.trim() ?? request.protocol : request.protocol;
+  return `${proto}://${request.host}${request.url}`;
+}
+
+export type Reply = FastifyReply;

@@ -1,0 +1,158 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { metricCodec } from '../../core/codec.js';
+import { metricEnvelope, TOPICS, type Metric } from '../../core/envelope.js';
+import type { Series } from '../../core/query.js';
+import { checkMetric } from '../../core/validation.js';
+import { authorize, selfUrl, type ApiDeps } from './app.js';
+import { may } from './auth.js';
+import { badRequest, conflict, forbidden, unavailable, unprocessable } from './errors.js';
+import { parseBoolean, parseDimensionFilter, parseGroupBy, parseInstant, parseLimit } from './params.js';
+import { mergeSeries, groupSeries } from './series.js';
+
+const Str = Type.Optional(Type.String({ maxLength: 4096 }));
+
+const PostQuery = Type.Object({ tenant_id: Str });
+const ListQuery = Type.Object({ name: Str, dimensions: Str, start_time: Str, end_time: Str, offset: Str, limit: Str, tenant_id: Str });
+const MeasurementsQuery = Type.Object({
+  name: Str,
+  dimensions: Str,
+  start_time: Str,
+  end_time: Str,
+  offset: Str,
+  limit: Str,
+  merge_metrics: Str,
+  group_by: Str,
+  tenant_id: Str,
+});
+
+/** The tenant whose data a read speaks of: the token's own, or another only for admin. */
+function readTenant(request: FastifyRequest, tenantParam: string | undefined): string {
+  const principal = authorize(request, 'read');
+  if (tenantParam === undefined || tenantParam === '' || tenantParam === principal.tenantId) return principal.tenantId;
+  authorize(request, 'cross-tenant-read');
+  return tenantParam;
+}
+
+function nextLink(request: FastifyRequest, offset: string): { rel: string; href: string } {
+  const url = new URL(selfUrl(request));
+  url.searchParams.set('offset', offset);
+  return { rel: 'next', href: url.toString() };
+}
+
+function measurementElement(series: Series, index: number) {
+  return {
+    id: String(index),
+    name: series.name,
+    dimensions: series.dimensions,
+    columns: ['timestamp', 'value', 'value_meta'],
+    measurements: series.points.map((p) => [new Date(p.timestampMs).toISOString(), p.value, p.valueMeta ?? {}]),
+  };
+}
+
+export function metricsRoutes(deps: ApiDeps) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    // Monasca accepts one metric or an array; each is checked whole before any is published.
+    app.post<{ Querystring: Static<typeof PostQuery> }>('/metrics', { schema: { querystring: PostQuery } }, async (request, reply) => {
+      const principal = authorize(request, 'write');
+      let tenantId = principal.tenantId;
+      const delegated = request.query.tenant_id;
+      if (delegated !== undefined && delegated !== '' && delegated !== principal.tenantId) {
+        if (!may(principal, 'delegate')) throw forbidden('Only a delegate role may post metrics for another tenant.');
+        tenantId = delegated;
+      }
+      const body: unknown = request.body;
+      if (body === undefined || body === null || typeof body !== 'object') throw badRequest('The body must be a JSON object or array of metrics.');
+      const items = Array.isArray(body) ? (body as unknown[]) : [body];
+      if (items.length === 0) throw unprocessable('The body holds no metric.');
+      const metrics: Metric[] = [];
+      for (const [index, item] of items.entries()) {
+        const checked = checkMetric(item);
+        if (!checked.ok) {
+          deps.counters.add('kansoku_api_metrics_rejected_total', { reason: 'invalid' }, items.length);
+          throw unprocessable(items.length > 1 ? `metric ${index}: ${checked.error}` : checked.error);
+        }
+        metrics.push(checked.value);
+      }
+      const nowMs = deps.now();
+      const meta = { tenantId, region: deps.region };
+      const outcome = await deps.producer.publish(
+        TOPICS.metrics,
+        metrics.map((metric) => ({ key: tenantId, value: metricCodec.encode(metricEnvelope(metric, meta, nowMs)) })),
+      );
+      if (outcome.kind === 'retryable') throw unavailable(`The message bus cannot take metrics now: ${outcome.reason}`, Math.max(1, Math.ceil(outcome.delayMs / 1000)));
+      if (outcome.kind === 'rejected') throw unprocessable(`The message bus refused the metrics: ${outcome.reason}`);
+      deps.counters.add('kansoku_api_metrics_accepted_total', {}, metrics.length);
+      return reply.code(204).send();
+    });
+
+    app.get<{ Querystring: Static<typeof ListQuery> }>('/metrics', { schema: { querystring: ListQuery } }, async (request) => {
+      const q = request.query;
+      const tenantId = readTenant(request, q.tenant_id);
+      const limit = parseLimit(q.limit, deps.maxQueryLimit);
+      const offset = q.offset === undefined || q.offset === '' ? -1 : Number(q.offset);
+      if (!Number.isInteger(offset)) throw unprocessable('offset must be the id of the last metric of the previous page');
+      const startMs = parseInstant('start_time', q.start_time);
+      const endMs = parseInstant('end_time', q.end_time);
+      const found = await deps.store.listMetrics({
+        tenantId,
+        ...(q.name ? { name: q.name } : {}),
+        dimensions: parseDimensionFilter(q.dimensions),
+        ...(startMs !== undefined ? { startMs } : {}),
+        ...(endMs !== undefined ? { endMs } : {}),
+        limit: offset + 1 + limit + 1,
+      });
+      const page = found.slice(offset + 1, offset + 1 + limit);
+      const links = [{ rel: 'self', href: selfUrl(request) }];
+      if (found.length > offset + 1 + limit) links.push(nextLink(request, String(offset + limit)));
+      return { links, elements: page.map((m, i) => ({ id: String(offset + 1 + i), name: m.name, dimensions: m.dimensions })) };
+    });
+
+    app.get<{ Querystring: Static<typeof MeasurementsQuery> }>('/metrics/measurements', { schema: { querystring: MeasurementsQuery } }, async (request) => {
+      const q = request.query;
+      const tenantId = readTenant(request, q.tenant_id);
+      if (!q.name) throw unprocessable('name is required');
+      const startMs = parseInstant('start_time', q.start_time);
+      if (startMs === undefined) throw unprocessable('start_time is required');
+      const endMs = parseInstant('end_time', q.end_time);
+      const afterMs = parseInstant('offset', q.offset);
+      const limit = parseLimit(q.limit, deps.maxQueryLimit);
+      const merge = parseBoolean('merge_metrics', q.merge_metrics);
+      const groupBy = parseGroupBy(q.group_by);
+      const found = await deps.store.listMeasurements({
+        tenantId,
+        name: q.name,
+        dimensions: parseDimensionFilter(q.dimensions),
+        startMs,
+        ...(endMs !== undefined ? { endMs } : {}),
+        ...(afterMs !== undefined ? { afterMs } : {}),
+        limit: limit + 1,
+      });
+      let series: readonly Series[];
+      if (merge) series = found.length === 0 ? [] : [mergeSeries(q.name, found)];
+      else if (groupBy.length > 0) series = groupSeries(q.name, found, groupBy);
+      else if (found.length > 1) {
+        throw conflict(`${found.length} metrics match ${q.name}; set merge_metrics=true or group_by to read them together.`);
+      } else series = found;
+      const links = [{ rel: 'self', href: selfUrl(request) }];
+      const truncated = series.map((s) => ({ ...s, points: s.points.slice(0, limit) }));
+      const last = truncated.length === 1 && series[0] && series[0].points.length > limit ? truncated[0]?.points[limit - 1] : undefined;
+      if (last) links.push(nextLink(request, new Date(last.timestampMs).toISOString()));
+      return { links, elements: truncated.map(measurementElement) };
+    });
+
+    app.get<{ Querystring: Static<typeof ListQuery> }>('/metrics/names', { schema: { querystring: ListQuery } }, async (request) => {
+      const q = request.query;
+      const tenantId = readTenant(request, q.tenant_id);
+      const found = await deps.store.listMetrics({ tenantId, dimensions: parseDimensionFilter(q.dimensions), limit: Number.MAX_SAFE_INTEGER });
+      const names = [...new Set(found.map((m) => m.name))].sort();
+      const after = q.offset ?? '';
+      const limit = parseLimit(q.limit, deps.maxQueryLimit);
+      const page = names.filter((n) => n > after).slice(0, limit + 1);
+      const links = [{ rel: 'self', href: selfUrl(request) }];
+      const shown = page.slice(0, limit);
+      if (page.length > limit && shown.length > 0) links.push(nextLink(request, shown[shown.length - 1] ?? ''));
+      return { links, elements: shown.map((name) => ({ name })) };
+    });
+  };
+}

@@ -1,0 +1,33 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { tenantApi, type ApiDeps } from './app.js';
+
+export interface ApiServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly bodyLimitBytes: number;
+  readonly requestTimeoutMs: number;
+}
+
+/**
+ * The server file owns what a plugin should not: the logger (request ids, tokens
+ * redacted), timeouts, body limits, listening and a graceful close.
+ */
+export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'api' }, { redact: ['req.headers["x-auth-token"]', 'req.headers.authorization'] }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs,
+    connectionTimeout: options.requestTimeoutMs,
+    return503OnClosing: true,
+    trustProxy: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  await app.register(tenantApi(deps));
+  return app;
+}
+
+export async function listen(app: FastifyInstance, options: ApiServerOptions): Promise<string> {
+  return app.listen({ host: options.host, port: options.port });
+}
