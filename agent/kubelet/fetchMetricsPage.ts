@@ -1,0 +1,71 @@
+/**
+ * One GET of a metrics page over HTTP or HTTPS. Node's own `http`/`https` modules, because
+ * a kubelet serves a self-signed or cluster-CA certificate and these take `ca` and
+ * `rejectUnauthorized` per request. Every failure (DNS, TLS, status, timeout, abort, a page
+ * over the size cap) comes back as a `fail`, never as a rejection.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { fail, ok, type Checked } from '../../core/outcome.js';
+
+export interface PageRequest {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** PEM of the CA that signed the server's certificate; the system's CAs when absent. */
+  readonly ca?: string;
+  readonly rejectUnauthorized: boolean;
+  readonly timeoutMs: number;
+  /** Decompressed size beyond which the page is refused, so a runaway page cannot exhaust memory. */
+  readonly maxBodyBytes: number;
+}
+
+export function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Promise<Checked<string>> {
+  return new Promise((resolve) => {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      resolve(fail(`invalid URL ${JSON.stringify(request.url)}`));
+      return;
+    }
+    const client = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
+    if (client === undefined) {
+      resolve(fail(`unsupported protocol ${url.protocol}`));
+      return;
+    }
+    const timeout = AbortSignal.timeout(request.timeoutMs);
+    const abort = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    const why = (error: Error): string => (timeout.aborted ? `timed out after ${request.timeoutMs} ms` : abort.aborted ? 'aborted' : error.message);
+    const options: https.RequestOptions = { headers: { ...request.headers, 'accept-encoding': 'gzip' }, signal: abort, rejectUnauthorized: request.rejectUnauthorized };
+    if (request.ca !== undefined) options.ca = request.ca;
+    const req = client.get(url, options, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        resolve(fail(`HTTP ${res.statusCode ?? 'status unknown'}`));
+        return;
+      }
+      const body: Readable = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
+      const chunks: Buffer[] = [];
+      let sizeBytes = 0;
+      body.on('data', (chunk: Buffer) => {
+        sizeBytes += chunk.length;
+        if (sizeBytes > request.maxBodyBytes) {
+          resolve(fail(`page larger than ${request.maxBodyBytes} bytes`));
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      body.on('end', () => resolve(ok(Buffer.concat(chunks).toString('utf8'))));
+      body.on('error', (error) => resolve(fail(why(error))));
+      if (body !== res) res.on('error', (error) => resolve(fail(why(error))));
+      // A connection cut mid-page closes the response without 'end'; the first resolve wins.
+      res.on('close', () => {
+        if (!res.complete) resolve(fail(why(new Error('connection closed before the page ended'))));
+      });
+    });
+    req.on('error', (error) => resolve(fail(why(error))));
+  });
+}

@@ -1,0 +1,38 @@
+import type { Logger } from 'pino';
+import { MemoryBus } from '../core/memoryBus.js';
+import { TOPICS } from '../core/envelope.js';
+import type { Bus } from '../core/pipeline.js';
+import { createKafka } from '../agent/kafka/kafkaClient.js';
+import { KafkaProducer } from '../agent/kafka/kafkaProducer.js';
+import { KafkaConsumer } from '../server/kafka/kafkaConsumer.js';
+import type { Config } from './configSchema.js';
+
+/** The configured bus; the agent, server and alert engine only ever see the `Bus` interface. */
+export function buildBus(config: Readonly<Config>, logger: Logger): Bus {
+  if (config.bus.kind === 'memory') {
+    return new MemoryBus({
+      capacity: config.bus.memory.capacity,
+      maxBatch: config.bus.memory.max_batch,
+      // Nobody reads these in one process yet; they must never block metrics.
+      dropOldestTopics: [TOPICS.logs, TOPICS.deadLetter],
+      onHandlerError: (error) => logger.error({ err: error }, 'bus consumer handler failed; retrying the batch'),
+    });
+  }
+  const k = config.bus.kafka;
+  const kafka = createKafka(
+    {
+      brokers: [...k.brokers],
+      clientId: k.client_id,
+      connectionTimeoutMs: k.connection_timeout_ms,
+      requestTimeoutMs: k.request_timeout_ms,
+      ...(k.ssl === false ? {} : { ssl: k.ssl === true ? true : { ...(k.ssl.ca_file ? { ca: k.ssl.ca_file } : {}), ...(k.ssl.cert_file ? { cert: k.ssl.cert_file } : {}), ...(k.ssl.key_file ? { key: k.ssl.key_file } : {}), rejectUnauthorized: k.ssl.reject_unauthorized } }),
+      ...(k.sasl ? { sasl: { ...k.sasl } } : {}),
+    },
+    logger.child({ component: 'kafka' }),
+  );
+  return {
+    producer: () => new KafkaProducer(kafka),
+    consumer: (groupId) =>
+      new KafkaConsumer({ kafka, groupId, sessionTimeoutMs: k.session_timeout_ms, heartbeatIntervalMs: k.heartbeat_interval_ms, maxWaitTimeMs: k.max_wait_time_ms }),
+  };
+}

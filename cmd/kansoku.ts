@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import pino, { type Logger } from 'pino';
+import { Counters } from '../core/counters.js';
+import { buildSources, runOnce, startAgent } from '../agent/main.js';
+import { startServer } from '../server/main.js';
+import { StaticTokenAuthenticator } from '../server/api/auth.js';
+import { startAlerting } from '../alerting/main.js';
+import type { Config } from './configSchema.js';
+import { ConfigError, loadConfig } from './loadConfig.js';
+import { buildBus } from './bus.js';
+import { HELP } from './help.js';
+
+type Command = keyof typeof HELP;
+
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`kansoku: ${message}\n`);
+  process.exit(code);
+}
+
+function makeLogger(config: Readonly<Config>): Logger {
+  // Logs go to stderr so that stdout stays clean for `agent --once --output stdout`.
+  return pino({ level: config.log_level, base: { service: 'kansoku' } }, pino.destination(2));
+}
+
+function waitForSignal(logger: Logger, parts: Stoppable[]): void {
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    // Reverse order: intake first (the agent), then the server, then whatever sits behind it.
+    void (async () => {
+      for (const part of [...parts].reverse()) await part.stop();
+      process.exit(0);
+    })();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP.kansoku);
+    return;
+  }
+  if (command === '--version' || command === 'version') {
+    process.stdout.write('kansoku 0.1.0\n');
+    return;
+  }
+  if (!(command in HELP) || command === 'kansoku') fail(`unknown command "${command}"; see kansoku --help`);
+  const cmd = command as Command;
+
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        config: { type: 'string', short: 'c' },
+        once: { type: 'boolean' },
+        output: { type: 'string' },
+        'kubelet-url': { type: 'string' },
+        hostname: { type: 'string' },
+        port: { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    fail(`${(error as Error).message}; see kansoku ${cmd} --help`);
+  }
+  if (values['help']) {
+    process.stdout.write(HELP[cmd]);
+    return;
+  }
+
+  const overrides: Record<string, unknown> = {};
+  if (typeof values['kubelet-url'] === 'string') Object.assign(overrides, { 'agent.kubelet.enabled': true, 'agent.kubelet.url': values['kubelet-url'] });
+  if (typeof values['hostname'] === 'string') overrides['agent.hostname'] = values['hostname'];
+  if (typeof values['port'] === 'string') overrides['server.api.port'] = Number(values['port']);
+  if (cmd === 'all-in-one') {
+    overrides['bus.kind'] = 'memory';
+  }
+
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig({ ...(typeof values['config'] === 'string' ? { file: values['config'] } : {}), env: process.env, overrides });
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
+    throw error;
+  }
+  if (cmd === 'all-in-one' && !config.agent.kubelet.enabled && !config.agent.cgroup.enabled) {
+    // With no kubelet, the single-machine default measures this machine's own cgroups.
+    config = loadConfig({ ...(typeof values['config'] === 'string' ? { file: values['config'] } : {}), env: process.env, overrides: { ...overrides, 'agent.cgroup.enabled': true } });
+  }
+
+  const logger = makeLogger(config);
+  const counters = new Counters();
+  const now = (): number => Date.now();
+
+  if (cmd === 'agent') {
+    const sources = buildSources(config, counters, now);
+    if (sources.length === 0) fail('no agent source is enabled: set agent.kubelet.enabled or agent.cgroup.enabled, or pass --kubelet-url');
+    const output = values['output'] ?? 'bus';
+    if (output !== 'bus' && output !== 'stdout') fail(`--output must be bus or stdout, not "${String(output)}"`);
+    if (values['once'] && output === 'stdout') {
+      const result = await runOnce(sources, counters, (line) => process.stdout.write(line));
+      for (const { source, error } of result.errors) process.stderr.write(`kansoku: ${source}: ${error}\n`);
+      process.exitCode = result.records.length === 0 && result.errors.length > 0 ? 1 : 0;
+      return;
+    }
+    if (output === 'stdout') fail('--output stdout goes with --once');
+    const bus = buildBus(config, logger);
+    const agent = startAgent({ sources, producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
+    waitForSignal(logger, [agent]);
+    return;
+  }
+
+  const authenticator = (() => {
+    try {
+      return StaticTokenAuthenticator.parse(config.auth.tokens);
+    } catch (error) {
+      fail(`invalid configuration: auth.tokens: ${(error as Error).message}`);
+    }
+  })();
+
+  if (cmd === 'server') {
+    if (config.server.api.enabled && config.auth.tokens === '') fail('the tenant API needs tokens: set KANSOKU_AUTH_TOKENS=TOKEN:TENANT_ID:ROLE[+ROLE...] (or auth.tokens)');
+    const bus = buildBus(config, logger);
+    const server = await startServer({ config, bus, counters, logger, authenticator, now });
+    waitForSignal(logger, [server]);
+    return;
+  }
+
+  if (cmd === 'alerting') {
+    const bus = buildBus(config, logger);
+    const alerting = await startAlerting({ bus, config: config.alerting, counters, logger, now });
+    waitForSignal(logger, [alerting]);
+    return;
+  }
+
+  // all-in-one: every stage in this process, on the in-process bus and the embedded store.
+  let effectiveAuth = authenticator;
+  let generatedToken: string | undefined;
+  if (config.auth.tokens === '') {
+    generatedToken = randomBytes(18).toString('base64url');
+    effectiveAuth = StaticTokenAuthenticator.parse(`${generatedToken}:${config.agent.cgroup.tenant}:monasca-user`);
+  }
+  const bus = buildBus(config, logger);
+  const server = await startServer({ config, bus, counters, logger, authenticator: effectiveAuth, now });
+  const alerting = await startAlerting({ bus, config: config.alerting, counters, logger, now });
+  const agent = startAgent({ sources: buildSources(config, counters, now), producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
+  const url = server.apiUrl ?? '(API disabled)';
+  const token = generatedToken ?? '<one of your KANSOKU_AUTH_TOKENS>';
+  process.stdout.write(
+    [
+      '',
+      `Kansoku all-in-one is running: agent → in-process bus → server → SQLite (${config.server.sqlite.path}) → tenant API`,
+      `  Tenant API (Monasca v2.0): ${url}/v2.0`,
+      generatedToken ? `  Token for tenant "${config.agent.cgroup.tenant}" (made for this run; set KANSOKU_AUTH_TOKENS to choose your own): ${generatedToken}` : '',
+      `  Try:  curl -s -H 'X-Auth-Token: ${token}' '${url}/v2.0/metrics/names'`,
+      `        monasca --os-auth-type admin_token --os-token ${token} --os-endpoint ${url}/v2.0 metric-list`,
+      `  Self-metrics: ${url}/metrics   Health: ${url}/healthcheck`,
+      '  Stop with Ctrl-C.',
+      '',
+    ]
+      .filter((line) => line !== '')
+      .join('\n') + '\n',
+  );
+  waitForSignal(logger, [alerting, server, agent]);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`kansoku: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

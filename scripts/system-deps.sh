@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration tests run for real: InfluxDB 1.x, librdkafka's
+# mock cluster (headers + library) and a C compiler for it, and the OpenStack monasca CLI.
+# Idempotent: installs only what is missing.
+set -euo pipefail
+
+need=()
+command -v influxd >/dev/null 2>&1 || need+=(influxdb)
+[ -f /usr/include/librdkafka/rdkafka_mock.h ] || need+=(librdkafka-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v monasca >/dev/null 2>&1 || need+=(python3-monascaclient)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "system-deps: installing ${need[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "system-deps: MISSING ${need[*]} and not root: run 'apt-get install -y ${need[*]}' as root" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
