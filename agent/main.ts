@@ -45,6 +45,16 @@ export async function runOnce(sources: readonly Source<MetricEnvelope>[], counte
   return result;
 }
 
+/** `kansoku agent --once`: one cycle onto the bus; returns how many envelopes it could not publish in time. */
+export async function publishOnce(sources: readonly Source<MetricEnvelope>[], producer: BusProducer, counters: Counters, timeoutMs: number): Promise<number> {
+  const { records } = await collectOnce(sources, counters);
+  const publisher = new Publisher({ producer, counters, maxQueued: Math.max(records.length, 1), batchSize: 500 });
+  publisher.enqueue(records);
+  const unsent = await publisher.flush(Date.now() + timeoutMs);
+  await producer.close();
+  return unsent;
+}
+
 export interface AgentDeps {
   readonly sources: readonly Source<MetricEnvelope>[];
   readonly producer: BusProducer;

@@ -22,13 +22,13 @@ Commands:
 
 Run 'kansoku <command> --help' for a command's options.
 `,
-  agent: `Usage: kansoku agent [--once --output stdout] [--kubelet-url URL] [--hostname NAME] [--config FILE]
+  agent: `Usage: kansoku agent [--once [--output stdout|bus]] [--kubelet-url URL] [--hostname NAME] [--config FILE]
 
 Collects cAdvisor container metrics from the kubelet (/metrics/cadvisor) or from this
 machine's cgroups, maps each namespace to its tenant and publishes Monasca metric
 envelopes on the bus topic 'metrics'.
 
-  --once               run one collection cycle and exit
+  --once               run one collection cycle, publish or print it, and exit
   --output stdout|bus  where envelopes go (stdout prints JSON lines; only with --once)
   --kubelet-url URL    scrape this kubelet page (turns the kubelet source on)
   --hostname NAME      the node name put on every measurement (default: this host)

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { Counters } from '../core/counters.js';
-import { buildSources, runOnce, startAgent } from '../agent/main.js';
+import { buildSources, publishOnce, runOnce, startAgent } from '../agent/main.js';
 import { startServer } from '../server/main.js';
 import { StaticTokenAuthenticator } from '../server/api/auth.js';
 import { startAlerting } from '../alerting/main.js';
@@ -117,6 +117,13 @@ async function main(argv: string[]): Promise<void> {
     }
     if (output === 'stdout') fail('--output stdout goes with --once');
     const bus = buildBus(config, logger);
+    if (values['once']) {
+      // One cycle onto the bus, then exit: non-zero when the bus did not take everything.
+      const unsent = await publishOnce(sources, bus.producer(), counters, 30_000);
+      process.exitCode = unsent > 0 ? 1 : 0;
+      if (unsent > 0) process.stderr.write(`kansoku: the bus did not take ${unsent} measurements in time\n`);
+      return;
+    }
     const agent = startAgent({ sources, producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
     waitForSignal(logger, [agent]);
     return;

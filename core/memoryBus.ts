@@ -53,14 +53,15 @@ class TopicLog {
   }
 
   trim(capacity: number): void {
-    const low = this.dropOldest ? Math.max(this.lowWatermark(), this.nextOffset - capacity) : this.lowWatermark();
-    const drop = low - this.firstOffset;
-    if (drop > 0) {
-      if (this.dropOldest) {
-        for (const [group, offset] of this.committed) if (offset < low) { this.dropped += low - offset; this.committed.set(group, low); }
-      }
-      this.messages.splice(0, drop);
+    const readByAll = this.lowWatermark();
+    const low = this.dropOldest ? Math.max(readByAll, this.nextOffset - capacity) : readByAll;
+    if (low > readByAll) {
+      // Unread by some group (or by any, when none has joined): these are lost, and counted.
+      this.dropped += low - readByAll;
+      for (const [group, offset] of this.committed) if (offset < low) this.committed.set(group, low);
     }
+    const drop = low - this.firstOffset;
+    if (drop > 0) this.messages.splice(0, drop);
   }
 
   waitForData(signal: AbortSignal): Promise<void> {
@@ -127,11 +128,11 @@ export class MemoryBus implements Bus {
           const slice = log.messages.slice(start, start + this.options.maxBatch);
           if (slice.length === 0) continue;
           worked = true;
-          const verdict = await handle({
+          const verdict = await Promise.resolve().then(() => handle({
             topic,
             partition: 0,
             messages: slice.map((m) => ({ offset: String(m.offset), key: m.key, value: m.value })),
-          }).catch((error: unknown): BatchVerdict => {
+          })).catch((error: unknown): BatchVerdict => {
             this.options.onHandlerError?.(error);
             return { kind: 'retry', delayMs: 1000 };
           });

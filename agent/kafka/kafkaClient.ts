@@ -44,31 +44,36 @@ export interface KafkaRetryConfig {
   readonly maxRetryTimeMs: number;
 }
 
-export interface KafkaClientOptions {
-  /** Without a logger the client is silent; Kansoku reports bus trouble through outcomes instead. */
-  readonly logger?: KafkaLogger;
-  readonly retry?: KafkaRetryConfig;
-}
-
-export function createKafka(config: KafkaClientConfig, options: KafkaClientOptions = {}): Kafka {
+/**
+ * Without a logger the client is silent; Kansoku reports bus trouble through
+ * outcomes instead. `retry` overrides kafkajs's own (5 retries, up to 30 s),
+ * which tests shorten so that a failure surfaces within a second.
+ */
+export function createKafka(config: KafkaClientConfig, logger?: KafkaLogger, retry?: KafkaRetryConfig): Kafka {
   const kafkaConfig: KafkaConfig = {
     brokers: [...config.brokers],
     clientId: config.clientId,
-    logLevel: options.logger ? logLevel.INFO : logLevel.NOTHING,
+    logLevel: logger ? logLevel.INFO : logLevel.NOTHING,
   };
-  if (options.logger) kafkaConfig.logCreator = logCreatorFor(options.logger);
-  if (config.ssl !== undefined) kafkaConfig.ssl = config.ssl === true || config.ssl === false ? config.ssl : tlsOptions(config.ssl);
-  if (config.sasl) kafkaConfig.sasl = { ...config.sasl } satisfies SASLOptions;
+  if (logger) kafkaConfig.logCreator = logCreatorFor(logger);
+  if (config.ssl !== undefined) kafkaConfig.ssl = typeof config.ssl === 'boolean' ? config.ssl : tlsOptions(config.ssl);
+  if (config.sasl) kafkaConfig.sasl = saslOptions(config.sasl);
   if (config.connectionTimeoutMs !== undefined) kafkaConfig.connectionTimeout = config.connectionTimeoutMs;
   if (config.requestTimeoutMs !== undefined) kafkaConfig.requestTimeout = config.requestTimeoutMs;
-  if (options.retry) {
-    kafkaConfig.retry = {
-      retries: options.retry.retries,
-      initialRetryTime: options.retry.initialRetryTimeMs,
-      maxRetryTime: options.retry.maxRetryTimeMs,
-    };
-  }
+  if (retry) kafkaConfig.retry = { retries: retry.retries, initialRetryTime: retry.initialRetryTimeMs, maxRetryTime: retry.maxRetryTimeMs };
   return new Kafka(kafkaConfig);
+}
+
+/** kafkajs types SASL as one object per mechanism, so the union is spelled out. */
+function saslOptions({ mechanism, username, password }: NonNullable<KafkaClientConfig['sasl']>): SASLOptions {
+  switch (mechanism) {
+    case 'plain':
+      return { mechanism, username, password };
+    case 'scram-sha-256':
+      return { mechanism, username, password };
+    case 'scram-sha-512':
+      return { mechanism, username, password };
+  }
 }
 
 /** Reads the PEM files now, so that a wrong path fails start-up rather than the first connection. */

@@ -37,7 +37,12 @@ export function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Pr
     }
     const timeout = AbortSignal.timeout(request.timeoutMs);
     const abort = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-    const why = (error: Error): string => (timeout.aborted ? `timed out after ${request.timeoutMs} ms` : abort.aborted ? 'aborted' : error.message);
+    // An abort surfaces as whatever error the socket or stream was in; say which abort it was.
+    const why = (error: Error, context?: string): string => {
+      if (timeout.aborted) return `timed out after ${request.timeoutMs} ms`;
+      if (abort.aborted) return 'aborted';
+      return context === undefined ? error.message : `${context}: ${error.message}`;
+    };
     const options: https.RequestOptions = { headers: { ...request.headers, 'accept-encoding': 'gzip' }, signal: abort, rejectUnauthorized: request.rejectUnauthorized };
     if (request.ca !== undefined) options.ca = request.ca;
     const req = client.get(url, options, (res) => {
@@ -59,11 +64,11 @@ export function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Pr
         chunks.push(chunk);
       });
       body.on('end', () => resolve(ok(Buffer.concat(chunks).toString('utf8'))));
-      body.on('error', (error) => resolve(fail(why(error))));
-      if (body !== res) res.on('error', (error) => resolve(fail(why(error))));
-      // A connection cut mid-page closes the response without 'end'; the first resolve wins.
+      if (body !== res) body.on('error', (error) => resolve(fail(why(error, 'the page is not valid gzip'))));
+      // A connection cut mid-page fails or closes the response without 'end'; the first resolve wins.
+      res.on('error', (error) => resolve(fail(why(error, 'the connection failed mid-page'))));
       res.on('close', () => {
-        if (!res.complete) resolve(fail(why(new Error('connection closed before the page ended'))));
+        if (!res.complete) resolve(fail(why(new Error('closed'), 'the connection failed mid-page')));
       });
     });
     req.on('error', (error) => resolve(fail(why(error))));

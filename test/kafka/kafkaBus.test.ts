@@ -27,7 +27,7 @@ const cleanups: (() => Promise<void>)[] = [];
 
 beforeEach(async () => {
   cluster = await startKafkaMockCluster({ brokers: 3, topics: { metrics: 4, logs: 2, 'kansoku-dead-letter': 1 } });
-  kafka = createKafka({ brokers: [...cluster.brokers], clientId: 'kansoku-test', connectionTimeoutMs: 500, requestTimeoutMs: 2_000 }, { retry: FAST_RETRY });
+  kafka = createKafka({ brokers: [...cluster.brokers], clientId: 'kansoku-test', connectionTimeoutMs: 500, requestTimeoutMs: 2_000 }, undefined, FAST_RETRY);
 });
 
 afterEach(async () => {
@@ -36,7 +36,7 @@ afterEach(async () => {
 });
 
 function producer(): KafkaProducer {
-  const p = new KafkaProducer({ kafka, compression: 'gzip', retryDelayMs: 50 });
+  const p = new KafkaProducer(kafka, { compression: 'gzip', retryDelayMs: 50 });
   cleanups.push(() => p.close());
   return p;
 }

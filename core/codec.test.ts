@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { logCodec, metricCodec } from './codec.js';
+import type { MetricEnvelope } from './envelope.js';
+
+const good: MetricEnvelope = {
+  metric: { name: 'container.cpu.total_time_sec', dimensions: { namespace: 'ns', pod_name: 'p' }, timestamp: 1700000000123, value: 12.5, value_meta: null },
+  meta: { tenantId: 'ns', region: 'r1' },
+  creation_time: 1700000000,
+};
+
+describe('metricCodec', () => {
+  it("writes Monasca's envelope field for field", () => {
+    expect(JSON.parse(metricCodec.encode(good))).toEqual({
+      metric: { name: 'container.cpu.total_time_sec', dimensions: { namespace: 'ns', pod_name: 'p' }, timestamp: 1700000000123, value: 12.5, value_meta: null },
+      meta: { tenantId: 'ns', region: 'r1' },
+      creation_time: 1700000000,
+    });
+  });
+
+  it('round-trips any valid envelope', () => {
+    const name = fc.stringMatching(/^[a-z][a-z0-9._]{0,40}$/);
+    const dimValue = fc.stringMatching(/^[A-Za-z0-9]([A-Za-z0-9 ._/:-]{0,18}[A-Za-z0-9])?$/);
+    fc.assert(
+      fc.property(name, fc.dictionary(name, dimValue, { maxKeys: 5 }), fc.integer({ min: 0, max: 2 ** 45 }), fc.double({ noNaN: true, noDefaultInfinity: true }), (n, dims, ts, value) => {
+        const envelope: MetricEnvelope = { metric: { name: n, dimensions: dims, timestamp: ts, value, value_meta: null }, meta: { tenantId: 't', region: 'r' }, creation_time: 1 };
+        const decoded = metricCodec.decode(Buffer.from(metricCodec.encode(envelope)));
+        expect(decoded).toEqual({ ok: true, value: { ...envelope, metric: { ...envelope.metric, value: Object.is(value, -0) ? 0 : value } } });
+      }),
+    );
+  });
+
+  it.each([
+    ['not JSON', '{"metric":', /not JSON/],
+    ['a JSON array', '[]', /metric/],
+    ['no meta', JSON.stringify({ metric: good.metric, creation_time: 1 }), /meta must be an object/],
+    ['an empty tenant', JSON.stringify({ ...good, meta: { tenantId: '', region: 'r' } }), /tenantId/],
+    ['a string value', JSON.stringify({ ...good, metric: { ...good.metric, value: '1' } }), /value must be a number/],
+    ['a restricted name', JSON.stringify({ ...good, metric: { ...good.metric, name: 'a=b' } }), /restricted character/],
+    ['no creation_time', JSON.stringify({ metric: good.metric, meta: good.meta }), /creation_time/],
+  ])('refuses %s with a reason', (_name, bytes, reason) => {
+    const decoded = metricCodec.decode(bytes);
+    expect(decoded.ok).toBe(false);
+    if (!decoded.ok) expect(decoded.error).toMatch(reason);
+  });
+});
+
+describe('logCodec', () => {
+  it("reads monasca-log-api's envelope", () => {
+    const bytes = JSON.stringify({ log: { message: 'hello\nworld', dimensions: { pod_name: 'p' }, timestamp: 5 }, meta: { tenantId: 't', region: 'r' }, creation_time: 1 });
+    expect(logCodec.decode(bytes)).toEqual({ ok: true, value: JSON.parse(bytes) as unknown });
+  });
+
+  it('refuses a log without a message', () => {
+    expect(logCodec.decode(JSON.stringify({ log: {}, meta: { tenantId: 't', region: 'r' }, creation_time: 1 })).ok).toBe(false);
+  });
+});

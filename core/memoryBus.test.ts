@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryBus } from './memoryBus.js';
+import { TOPICS } from './envelope.js';
+import type { BatchVerdict, ConsumedBatch } from './pipeline.js';
+
+const msgs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ key: 'k', value: `m${from + i}` }));
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 2));
+  expect(check()).toBe(true);
+}
+
+describe('MemoryBus', () => {
+  it('delivers to every group, in order, and commits per group', async () => {
+    const bus = new MemoryBus({ capacity: 100, maxBatch: 3 });
+    const seen: Record<string, string[]> = { a: [], b: [] };
+    const consumers = ['a', 'b'].map((g) => bus.consumer(g));
+    for (const [i, c] of consumers.entries()) {
+      const group = i === 0 ? 'a' : 'b';
+      await c.run([TOPICS.metrics], (batch) => {
+        seen[group]?.push(...batch.messages.map((m) => m.value.toString()));
+        return Promise.resolve({ kind: 'commit' });
+      });
+    }
+    expect(await bus.producer().publish(TOPICS.metrics, msgs(7))).toEqual({ kind: 'delivered' });
+    await until(() => seen['a']?.length === 7 && seen['b']?.length === 7);
+    expect(seen['a']).toEqual(msgs(7).map((m) => m.value));
+    await until(() => bus.backlog(TOPICS.metrics) === 0);
+    await Promise.all(consumers.map((c) => c.stop()));
+  });
+
+  it('redelivers a batch the handler asked to retry, losing nothing', async () => {
+    const bus = new MemoryBus({ capacity: 100, maxBatch: 10 });
+    const deliveries: string[][] = [];
+    let first = true;
+    const consumer = bus.consumer('g');
+    await consumer.run([TOPICS.metrics], (batch: ConsumedBatch): Promise<BatchVerdict> => {
+      deliveries.push(batch.messages.map((m) => m.value.toString()));
+      if (first) {
+        first = false;
+        return Promise.resolve({ kind: 'retry', delayMs: 1 });
+      }
+      return Promise.resolve({ kind: 'commit' });
+    });
+    await bus.producer().publish(TOPICS.metrics, msgs(3));
+    await until(() => bus.backlog(TOPICS.metrics) === 0);
+    expect(deliveries).toEqual([['m0', 'm1', 'm2'], ['m0', 'm1', 'm2']]);
+    await consumer.stop();
+  });
+
+  it('answers retryable when a read topic is full (block policy)', async () => {
+    const bus = new MemoryBus({ capacity: 5, maxBatch: 10 });
+    const consumer = bus.consumer('slow');
+    await consumer.run([TOPICS.metrics], () => Promise.resolve({ kind: 'retry', delayMs: 10_000 }));
+    expect((await bus.producer().publish(TOPICS.metrics, msgs(5))).kind).toBe('delivered');
+    const full = await bus.producer().publish(TOPICS.metrics, msgs(1, 5));
+    expect(full.kind).toBe('retryable');
+    await consumer.stop();
+  });
+
+  it('drops the oldest of a drop-oldest topic and counts them', async () => {
+    const bus = new MemoryBus({ capacity: 4, maxBatch: 10, dropOldestTopics: [TOPICS.logs] });
+    expect((await bus.producer().publish(TOPICS.logs, msgs(10))).kind).toBe('delivered');
+    expect(bus.droppedCount(TOPICS.logs)).toBe(6);
+    const seen: string[] = [];
+    const consumer = bus.consumer('late');
+    await consumer.run([TOPICS.logs], (batch) => {
+      seen.push(...batch.messages.map((m) => m.value.toString()));
+      return Promise.resolve({ kind: 'commit' });
+    });
+    await until(() => seen.length === 4);
+    expect(seen).toEqual(['m6', 'm7', 'm8', 'm9']);
+    await consumer.stop();
+  });
+
+  it('retries a batch whose handler threw, and reports the error', async () => {
+    const errors: unknown[] = [];
+    const bus = new MemoryBus({ capacity: 10, maxBatch: 10, onHandlerError: (e) => errors.push(e) });
+    let calls = 0;
+    const consumer = bus.consumer('g');
+    await consumer.run([TOPICS.metrics], () => {
+      calls++;
+      if (calls === 1) throw new Error('bug');
+      return Promise.resolve({ kind: 'commit' });
+    });
+    await bus.producer().publish(TOPICS.metrics, msgs(1));
+    await until(() => calls === 2);
+    await consumer.stop();
+    expect(errors).toHaveLength(1);
+    expect(bus.backlog(TOPICS.metrics)).toBe(0);
+  });
+});

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { metricCodec } from '../../core/codec.js';
+import { Counters } from '../../core/counters.js';
+import { TOPICS, type MetricEnvelope } from '../../core/envelope.js';
+import { delivered, rejected, retryable } from '../../core/outcome.js';
+import type { BusMessage, BusProducer, ConsumedBatch } from '../../core/pipeline.js';
+import { RecordingSink } from '../../core/pipeline.testkit.js';
+import { ingestHandler, type DeadLetter } from './ingestHandler.js';
+
+const env = (value: number): MetricEnvelope => ({
+  metric: { name: 'm', dimensions: {}, timestamp: 1000 + value, value, value_meta: null },
+  meta: { tenantId: 't', region: 'r' },
+  creation_time: 1,
+});
+
+function batch(values: (number | string)[]): ConsumedBatch {
+  return {
+    topic: TOPICS.metrics,
+    partition: 3,
+    messages: values.map((v, i) => ({ offset: String(100 + i), key: 't', value: Buffer.from(typeof v === 'number' ? metricCodec.encode(env(v)) : v) })),
+  };
+}
+
+class RecordingProducer implements BusProducer {
+  readonly published: { topic: string; messages: BusMessage[] }[] = [];
+  constructor(private readonly answers: ('delivered' | 'retryable')[] = []) {}
+  publish(topic: string, messages: readonly BusMessage[]) {
+    const answer = this.answers.shift() ?? 'delivered';
+    if (answer === 'delivered') this.published.push({ topic, messages: [...messages] });
+    return Promise.resolve(answer === 'delivered' ? delivered : retryable('down', 250));
+  }
+  close() {
+    return Promise.resolve();
+  }
+  deadLetters(): DeadLetter[] {
+    return this.published.flatMap((p) => p.messages.map((m) => JSON.parse(m.value) as DeadLetter));
+  }
+}
+
+const fastBackoff = { initialDelayMs: 10, maxDelayMs: 1000 };
+
+describe('ingestHandler', () => {
+  it('writes a good batch and commits', async () => {
+    const sink = new RecordingSink<MetricEnvelope>();
+    const counters = new Counters();
+    const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: new RecordingProducer(), counters });
+    expect(await handle(batch([1, 2, 3]))).toEqual({ kind: 'commit' });
+    expect(sink.items.map((e) => e.metric.value)).toEqual([1, 2, 3]);
+    expect(counters.total('kansoku_server_written_total')).toBe(3);
+  });
+
+  it('dead-letters what does not decode, with its place and reason, and writes the rest', async () => {
+    const sink = new RecordingSink<MetricEnvelope>();
+    const dlq = new RecordingProducer();
+    const counters = new Counters();
+    const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: dlq, counters });
+    expect(await handle(batch([1, '{broken', 3]))).toEqual({ kind: 'commit' });
+    expect(sink.items.map((e) => e.metric.value)).toEqual([1, 3]);
+    expect(dlq.published[0]?.topic).toBe(TOPICS.deadLetter);
+    expect(dlq.deadLetters()).toEqual([{ topic: 'metrics', partition: 3, offset: '101', reason: expect.stringMatching(/not JSON/) as string, payload: '{broken' }]);
+    expect(counters.total('kansoku_server_decode_errors_total')).toBe(1);
+  });
+
+  it('does not commit while the sink asks to retry, and backs off at least as long as asked', async () => {
+    const sink = new RecordingSink<MetricEnvelope>([retryable('busy', 500), retryable('busy', 0)]);
+    const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: new RecordingProducer(), counters: new Counters(), backoff: fastBackoff });
+    const first = await handle(batch([1]));
+    expect(first.kind).toBe('retry');
+    if (first.kind === 'retry') expect(first.delayMs).toBeGreaterThanOrEqual(500);
+    const second = await handle(batch([1]));
+    expect(second.kind).toBe('retry');
+    if (second.kind === 'retry') expect(second.delayMs).toBeLessThanOrEqual(20);
+    expect(await handle(batch([1]))).toEqual({ kind: 'commit' });
+    expect(sink.items).toHaveLength(1);
+  });
+
+  it('dead-letters the items a sink rejected and commits, so one bad item cannot wedge a partition', async () => {
+    const sink = new RecordingSink<MetricEnvelope>((items) => rejected('field type conflict', items.filter((e) => e.metric.value === 2), items.length - 1));
+    const dlq = new RecordingProducer();
+    const counters = new Counters();
+    const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: dlq, counters });
+    expect(await handle(batch([1, 2, 3]))).toEqual({ kind: 'commit' });
+    expect(dlq.deadLetters().map((d) => [d.offset, d.reason])).toEqual([['101', 'field type conflict']]);
+    expect(counters.total('kansoku_server_rejected_total')).toBe(1);
+  });
+
+  it('retries the batch when the dead-letter topic cannot take the bad messages', async () => {
+    const dlq = new RecordingProducer(['retryable', 'delivered']);
+    const handle = ingestHandler({ codec: metricCodec, sink: new RecordingSink<MetricEnvelope>(), deadLetter: dlq, counters: new Counters(), backoff: fastBackoff });
+    expect((await handle(batch(['x']))).kind).toBe('retry');
+    expect(await handle(batch(['x']))).toEqual({ kind: 'commit' });
+    expect(dlq.deadLetters()).toHaveLength(1);
+  });
+});
