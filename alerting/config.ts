@@ -25,7 +25,7 @@ export type Operator = (typeof OPERATORS)[number];
 
 /** Monasca accepts both spellings in an expression; the symbols are normalised at load. */
 const OPERATOR_SPELLINGS = [...OPERATORS, '>', '>=', '<', '<='] as const;
-const OPERATOR_SYMBOLS: Readonly<Record<(typeof OPERATOR_SPELLINGS)[number], Operator>> = { GT: 'GT', GTE: 'GTE', LT: 'LT', LTE: 'LTE', '>': 'GT', '>=': 'GTE', '<': 'LT', '<=': 'LTE' };
+const NORMALISED_OPERATOR: Readonly<Record<(typeof OPERATOR_SPELLINGS)[number], Operator>> = { GT: 'GT', GTE: 'GTE', LT: 'LT', LTE: 'LTE', '>': 'GT', '>=': 'GTE', '<': 'LT', '<=': 'LTE' };
 
 export const FUNCTIONS = ['last', 'avg', 'min', 'max', 'sum', 'count'] as const;
 export type AlarmFunction = (typeof FUNCTIONS)[number];
@@ -158,7 +158,7 @@ function checkDefinition(config: AlarmDefinitionConfig): Checked<AlarmDefinition
     id: stableId('alarm-definition', config.tenant_id, config.name),
     metric: name.value,
     dimensions: dimensions.value,
-    operator: OPERATOR_SYMBOLS[config.operator],
+    operator: NORMALISED_OPERATOR[config.operator],
   });
 }
 

@@ -65,7 +65,8 @@ export async function readCgroupStats(cgroup: CgroupLocation, fs: CgroupFileSyst
       });
     }
     if (stat.kind !== 'absent') return;
-    const [usage, ticks] = await Promise.all([read('cpuacct', 'cpuacct.usage'), read('cpuacct', 'cpuacct.stat')]);
+    const usage = await read('cpuacct', 'cpuacct.usage');
+    const ticks = await read('cpuacct', 'cpuacct.stat');
     if (usage.kind === 'text') use('cpuacct.usage', parseCount(usage.text), (ns) => (values.cpuTotalSeconds = ns / 1e9));
     if (ticks.kind === 'text') {
       use('cpuacct.stat', parseKeyedCounts(ticks.text, ['user', 'system']), (t) => {
@@ -82,7 +83,8 @@ export async function readCgroupStats(cgroup: CgroupLocation, fs: CgroupFileSyst
       applyMemory('memory.current', parseCount(current.text), stat, ['anon', 'file', 'inactive_file']);
     }
     if (current.kind !== 'absent') return;
-    const [usage, stat] = await Promise.all([read('memory', 'memory.usage_in_bytes'), read('memory', 'memory.stat')]);
+    const usage = await read('memory', 'memory.usage_in_bytes');
+    const stat = await read('memory', 'memory.stat');
     // `memory.usage_in_bytes` counts the cgroup's descendants too, and so do the `total_*`
     // lines of `memory.stat` (plain `rss` is the cgroup's own pages only, near 0 for a
     // slice). cAdvisor, behind the kubelet source, reads the same lines.
@@ -125,7 +127,12 @@ export async function readCgroupStats(cgroup: CgroupLocation, fs: CgroupFileSyst
     if (current.kind === 'text') use('pids.current', parseCount(current.text), (n) => (values.pids = n));
   };
 
-  await Promise.all([readCpu(), readMemory(), readIo(), readPids()]);
+  // One file at a time, so that problems come out in the same order every time; the source
+  // reads several cgroups side by side, which is where the waiting overlaps.
+  await readCpu();
+  await readMemory();
+  await readIo();
+  await readPids();
   if (sawMissingFile && (await anyDirectoryGone(cgroup, fs))) return { kind: 'vanished' };
   return { kind: 'read', values, problems };
 }

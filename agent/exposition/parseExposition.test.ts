@@ -51,6 +51,16 @@ describe('parseExposition: valid lines', () => {
     { name: 'colons in metric names', page: 'job:http_requests:rate5m 0.25\n', samples: [sample('job:http_requests:rate5m', {}, 0.25)] },
     { name: 'blank lines and comments are skipped', page: '\n# a comment\n   \n#HELP-ish text\n# HELP\n# TYPE\nx 1\n\n', samples: [sample('x', {}, 1)] },
     { name: 'a __proto__ label is a label like any other', page: 'x{__proto__="p"} 1\n', samples: [sample('x', JSON.parse('{"__proto__":"p"}') as Record<string, string>, 1)] },
+    {
+      name: 'a name that extends or shortens the previous line\'s is read in full',
+      page: 'foo 1\nfoo_bar 2\nfoo 3\nx{ab="1"} 4\nx{a="2"} 5\nx{abc="3",a="4"} 6\n',
+      samples: [sample('foo', {}, 1), sample('foo_bar', {}, 2), sample('foo', {}, 3), sample('x', { ab: '1' }, 4), sample('x', { a: '2' }, 5), sample('x', { abc: '3', a: '4' }, 6)],
+    },
+    {
+      name: 'backslashes in a comment or an earlier value do not disturb later values',
+      page: '# HELP x a \\ b\nx{a="1"} 1\ny{b="c\\\\d",e="f"} 2\nz{g="h"} 3\n',
+      samples: [sample('x', { a: '1' }, 1), sample('y', { b: 'c\\d', e: 'f' }, 2), sample('z', { g: 'h' }, 3)],
+    },
     { name: 'histogram samples are samples', page: '# TYPE h histogram\nh_bucket{le="0.1"} 3\nh_sum 0.2\nh_count 3\n', samples: [sample('h_bucket', { le: '0.1' }, 3), sample('h_sum', {}, 0.2), sample('h_count', {}, 3)] },
   ];
 

@@ -95,7 +95,8 @@ function linesQuotedInError(text: string, lines: readonly string[]): number[] {
  * than one measurement was hit and the caller falls back to every item.
  */
 function linesOfNamedMeasurement(text: string, sent: SentBatch): number[] {
-  const named = /measurement (?:=\s*)?("(?:[^"\\]|\\.)*")/.exec(text) ?? /measurement=("(?:[^"\\]|\\.)*")/.exec(text);
+  // `input field "value" on measurement "cpu"` (type conflict, refused tag) or `measurement="cpu"` (max-values-per-tag).
+  const named = /measurement\s*=?\s*("(?:[^"\\]|\\.)*")/.exec(text);
   const dropped = /dropped=(\d+)/.exec(text);
   if (!named?.[1] || !dropped?.[1]) return [];
   let measurement: string;
@@ -140,4 +141,31 @@ export function describeError(error: unknown): string {
   // fetch wraps the socket error ("fetch failed"); its cause says ECONNREFUSED and where.
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
   return `${error.name}: ${error.message}${cause}`;
+}
+
+/**
+ * Sends a batch as requests of at most `batchSize` lines, one after another, and sums
+ * up: the first retryable request makes the whole batch retryable (the requests before
+ * it are rewritten on the retry, which is idempotent); rejected items of every request
+ * and the items that could not be encoded at all are rejected together.
+ */
+export async function deliverInRequests(
+  sent: SentBatch,
+  unencodable: readonly { readonly item: MetricEnvelope; readonly reason: string }[],
+  batchSize: number,
+  write: (request: SentBatch) => Promise<DeliveryOutcome<MetricEnvelope>>,
+): Promise<DeliveryOutcome<MetricEnvelope>> {
+  const refused: MetricEnvelope[] = unencodable.map(({ item }) => item);
+  const reasons: string[] = unencodable.length > 0 ? [`${unencodable.length} points cannot be written as line protocol, the first because its ${unencodable[0]?.reason}`] : [];
+  const size = Math.max(1, Math.floor(batchSize));
+  for (let start = 0; start < sent.lines.length; start += size) {
+    const outcome = await write({ lines: sent.lines.slice(start, start + size), items: sent.items.slice(start, start + size) });
+    if (outcome.kind === 'retryable') return outcome;
+    if (outcome.kind === 'rejected') {
+      refused.push(...outcome.items);
+      reasons.push(outcome.reason);
+    }
+  }
+  if (refused.length === 0) return delivered;
+  return rejected(reasons.join('; '), refused, sent.items.length + unencodable.length - refused.length);
 }

@@ -93,6 +93,19 @@ async function highWatermarks(topic: Topic): Promise<Map<number, string>> {
   }
 }
 
+async function leaderOf(topic: Topic, partition: number): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    const leader = topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader;
+    if (leader === undefined) throw new Error(`no leader for ${topic}/${partition} in the metadata`);
+    return leader;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Consumes `topic` in a new group, committing every batch, until `count` messages arrived. */
 async function consumeAll(groupId: string, topic: Topic, count: number): Promise<Received[]> {
   const got: Received[] = [];
@@ -210,15 +223,16 @@ describe('Kafka bus against the librdkafka mock cluster', () => {
     const p = producer();
     expect(await p.publish('metrics', messages('before', 20))).toEqual({ kind: 'delivered' });
 
-    // 20 keys over 4 partitions on 3 brokers: some partitions are led by broker 2.
-    await cluster.brokerDown(2);
-    const whileDown = messages('down', 20);
+    // The mock spreads leaders at random; take down whoever leads partition 0. Fifty tenants hit every partition.
+    const leader = await leaderOf('metrics', 0);
+    await cluster.brokerDown(leader);
+    const whileDown = messages('down', 50, 50);
     const startedMs = Date.now();
     const outcome = await p.publish('metrics', whileDown);
     expect(outcome).toMatchObject({ kind: 'retryable', reason: expect.stringMatching(/ECONNREFUSED|connect/i) as unknown });
     expect(Date.now() - startedMs).toBeLessThan(5_000);
 
-    await cluster.brokerUp(2);
+    await cluster.brokerUp(leader);
     expect(await p.publish('metrics', whileDown)).toEqual({ kind: 'delivered' });
   });
 

@@ -1,0 +1,107 @@
+import type { Topic } from '../core/envelope.js';
+import { fail, ok, type Checked } from '../core/outcome.js';
+import type { BusMessage } from '../core/pipeline.js';
+import type { MetricDefinition } from '../core/query.js';
+import { isAlarmState, type AlarmState, type AlarmTransition } from './alarmState.js';
+
+/**
+ * Transitions on the bus in Monasca's own `alarm-transitioned` event (monasca-common's
+ * AlarmStateTransitionedEvent), so that monasca-persister can write alarm history
+ * from Kansoku's topic unchanged.
+ */
+
+// Monasca's topic name. core's Topic does not list it yet (the lead adds it there); until then it is cast here.
+export const TRANSITIONS_TOPIC = 'alarm-state-transitions' as string as Topic;
+
+export interface AlarmTransitionedEvent {
+  readonly 'alarm-transitioned': {
+    readonly tenantId: string;
+    readonly alarmId: string;
+    readonly alarmDefinitionId: string;
+    readonly metrics: readonly MetricDefinition[];
+    readonly alarmName: string;
+    readonly alarmDescription: string;
+    readonly oldState: AlarmState;
+    readonly newState: AlarmState;
+    readonly actionsEnabled: boolean;
+    readonly stateChangeReason: string;
+    readonly severity: string;
+    readonly link: string | null;
+    readonly lifecycleState: string | null;
+    readonly subAlarms: readonly {
+      readonly subAlarmExpression: {
+        readonly function: string;
+        readonly metricDefinition: MetricDefinition;
+        readonly operator: string;
+        readonly threshold: number;
+        readonly period: number;
+        readonly periods: number;
+      };
+      readonly subAlarmState: AlarmState;
+      readonly currentValues: readonly number[];
+    }[];
+    /** Milliseconds since the epoch, as monasca-thresh writes it. */
+    readonly timestamp: number;
+  };
+}
+
+export function transitionEvent(transition: AlarmTransition): AlarmTransitionedEvent {
+  const d = transition.alarmDefinition;
+  return {
+    'alarm-transitioned': {
+      tenantId: transition.tenantId,
+      alarmId: transition.alarmId,
+      alarmDefinitionId: d.id,
+      metrics: transition.metrics,
+      alarmName: d.name,
+      alarmDescription: d.description,
+      oldState: transition.oldState,
+      newState: transition.newState,
+      actionsEnabled: true,
+      stateChangeReason: transition.reason,
+      severity: d.severity,
+      link: null,
+      lifecycleState: null,
+      subAlarms: [
+        {
+          subAlarmExpression: {
+            function: d.function.toUpperCase(),
+            metricDefinition: { name: d.metric, dimensions: d.dimensions },
+            operator: d.operator,
+            threshold: d.threshold,
+            period: d.period_seconds,
+            periods: 1,
+          },
+          subAlarmState: transition.newState,
+          currentValues: transition.value === null ? [] : [transition.value],
+        },
+      ],
+      timestamp: transition.timestampMs,
+    },
+  };
+}
+
+/** Keyed by tenant, as every record on the bus, so that one tenant's transitions stay in order. */
+export function transitionMessage(transition: AlarmTransition): BusMessage {
+  return { key: transition.tenantId, value: JSON.stringify(transitionEvent(transition)) };
+}
+
+/** Reads an event back, untrusted: checks what a reader relies on (ids, states, timestamp). */
+export function decodeTransitionEvent(bytes: Buffer | string): Checked<AlarmTransitionedEvent> {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch (error) {
+    return fail(`not JSON: ${(error as Error).message}`);
+  }
+  const event = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['alarm-transitioned'] : undefined;
+  if (typeof event !== 'object' || event === null) return fail('missing "alarm-transitioned" object');
+  const e = event as Record<string, unknown>;
+  for (const key of ['tenantId', 'alarmId', 'alarmDefinitionId', 'alarmName', 'stateChangeReason'] as const) {
+    if (typeof e[key] !== 'string') return fail(`alarm-transitioned.${key} must be a string`);
+  }
+  if (!isAlarmState(e['oldState']) || !isAlarmState(e['newState'])) return fail('alarm-transitioned.oldState and newState must be OK, ALARM or UNDETERMINED');
+  if (typeof e['timestamp'] !== 'number' || !Number.isFinite(e['timestamp'])) return fail('alarm-transitioned.timestamp must be a number of milliseconds');
+  if (!Array.isArray(e['metrics'])) return fail('alarm-transitioned.metrics must be an array');
+  return ok(json as AlarmTransitionedEvent);
+}
