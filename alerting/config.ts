@@ -14,7 +14,7 @@ import { stableId } from './ids.js';
 const strict = <T extends Parameters<typeof Type.Object>[0]>(properties: T, description: string) =>
   Type.Object(properties, { additionalProperties: false, default: {}, description });
 
-const literals = <T extends string>(values: readonly T[], options: { default?: T; description: string }) =>
+const literals = <T extends string>(values: readonly T[], options: { default?: NoInfer<T>; description: string }) =>
   Type.Union(
     values.map((v) => Type.Literal(v)),
     options,

@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 
 /**
  * A webhook receiver on 127.0.0.1 for tests: records every request and answers from a
- * script (200 once the script runs out). `hang` never answers, to test timeouts.
+ * script (200 once the script runs out). `hold` answers only when the test calls
+ * `release`, or never (a timeout).
  */
-export type ScriptedResponse = { readonly status: number; readonly headers?: Record<string, string> } | 'hang';
+export type ScriptedResponse = { readonly status: number; readonly headers?: Record<string, string> } | 'hold';
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -18,13 +19,15 @@ export interface WebhookServer {
   readonly received: readonly ReceivedRequest[];
   /** Answers the next requests with these, in order. */
   script(...responses: ScriptedResponse[]): void;
+  /** Answers every held request with 200. */
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startWebhookServer(): Promise<WebhookServer> {
   const received: ReceivedRequest[] = [];
   const script: ScriptedResponse[] = [];
-  const hanging: ServerResponse[] = [];
+  const held: ServerResponse[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -38,7 +41,7 @@ export async function startWebhookServer(): Promise<WebhookServer> {
       }
       received.push({ method: req.method ?? '', path: req.url ?? '', contentType: req.headers['content-type'], body });
       const next = script.shift() ?? { status: 200 };
-      if (next === 'hang') hanging.push(res);
+      if (next === 'hold') held.push(res);
       else res.writeHead(next.status, next.headers).end();
     });
   });
@@ -49,9 +52,12 @@ export async function startWebhookServer(): Promise<WebhookServer> {
     url: `http://127.0.0.1:${port}/hook`,
     received,
     script: (...responses) => script.push(...responses),
+    release: () => {
+      for (const res of held.splice(0)) res.writeHead(200).end();
+    },
     close: () =>
       new Promise((resolve) => {
-        for (const res of hanging) res.destroy();
+        for (const res of held.splice(0)) res.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

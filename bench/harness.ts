@@ -33,7 +33,8 @@ export function machine(): Machine {
 }
 
 export function benchResult(row: Omit<BenchResult, 'ratio'>): BenchResult {
-  return { ...row, ratio: row.baseline_value === 0 ? NaN : row.value / row.baseline_value };
+  const { name, unit, value, baseline, baseline_value, goal } = row;
+  return { name, unit, value, baseline, baseline_value, ratio: baseline_value === 0 ? NaN : value / baseline_value, goal };
 }
 
 export interface TimingOptions {

@@ -6,11 +6,11 @@
  */
 export const CGROUP_METRICS = {
   /** CPU time used by the cgroup and its descendants, in seconds. */
-  cpuTotalSeconds: 'container.cpu.total_time_sec',
-  cpuUserSeconds: 'container.cpu.user_time_sec',
-  cpuSystemSeconds: 'container.cpu.system_time_sec',
+  cpuTotalSeconds: 'container.cpu.total_time',
+  cpuUserSeconds: 'container.cpu.user_time',
+  cpuSystemSeconds: 'container.cpu.system_time',
   /** Memory charged to the cgroup, page cache included. */
-  memoryUsageBytes: 'container.mem.usage_bytes',
+  memoryUsageBytes: 'container.mem.used_bytes',
   /** Usage less the inactive file cache: what the kernel cannot easily reclaim (cAdvisor's definition). */
   memoryWorkingSetBytes: 'container.mem.working_set_bytes',
   memoryRssBytes: 'container.mem.rss_bytes',

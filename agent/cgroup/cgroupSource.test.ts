@@ -72,25 +72,25 @@ describe('CgroupSource on cgroup v2', () => {
     const { records, errors } = await cgroups.collect();
     expect(errors).toEqual([]);
     expect(rows(records)).toEqual([
-      '/ container.cpu.total_time_sec 2.5',
-      '/ container.cpu.user_time_sec 1.5',
-      '/ container.cpu.system_time_sec 1',
+      '/ container.cpu.total_time 2.5',
+      '/ container.cpu.user_time 1.5',
+      '/ container.cpu.system_time 1',
       '/ container.io.read_bytes 1052672',
       '/ container.io.write_bytes 2105344',
-      '/system.slice container.cpu.total_time_sec 1.234567',
-      '/system.slice container.cpu.user_time_sec 1',
-      '/system.slice container.cpu.system_time_sec 0.234567',
-      '/system.slice container.mem.usage_bytes 157286400',
+      '/system.slice container.cpu.total_time 1.234567',
+      '/system.slice container.cpu.user_time 1',
+      '/system.slice container.cpu.system_time 0.234567',
+      '/system.slice container.mem.used_bytes 157286400',
       '/system.slice container.mem.working_set_bytes 136314880',
       '/system.slice container.mem.rss_bytes 104857600',
       '/system.slice container.mem.cache_bytes 52428800',
       '/system.slice container.io.read_bytes 0',
       '/system.slice container.io.write_bytes 0',
       '/system.slice container.pids 42',
-      '/system.slice/sshd.service container.cpu.total_time_sec 0.00001',
-      '/system.slice/sshd.service container.cpu.user_time_sec 0.000006',
-      '/system.slice/sshd.service container.cpu.system_time_sec 0.000004',
-      '/system.slice/sshd.service container.mem.usage_bytes 1000',
+      '/system.slice/sshd.service container.cpu.total_time 0.00001',
+      '/system.slice/sshd.service container.cpu.user_time 0.000006',
+      '/system.slice/sshd.service container.cpu.system_time 0.000004',
+      '/system.slice/sshd.service container.mem.used_bytes 1000',
       '/system.slice/sshd.service container.mem.working_set_bytes 0',
       '/system.slice/sshd.service container.mem.rss_bytes 100',
       '/system.slice/sshd.service container.mem.cache_bytes 5000',
@@ -101,7 +101,7 @@ describe('CgroupSource on cgroup v2', () => {
   it('envelopes each measurement in the fixed tenant with the cgroup dimensions', async () => {
     const { records } = await source({ tenant: 'lab' }).cgroups.collect();
     expect(records[0]).toEqual({
-      metric: { name: 'container.cpu.total_time_sec', dimensions: { hostname: 'node-1', cgroup: '/', container_name: '/' }, timestamp: NOW_MS, value: 2.5, value_meta: null },
+      metric: { name: 'container.cpu.total_time', dimensions: { hostname: 'node-1', cgroup: '/', container_name: '/' }, timestamp: NOW_MS, value: 2.5, value_meta: null },
       meta: { tenantId: 'lab', region: 'region-a' },
       creation_time: 1_700_000_000,
     });
@@ -149,20 +149,20 @@ describe('CgroupSource on cgroup v1', () => {
     const { records, errors } = await source().cgroups.collect();
     expect(errors).toEqual([]);
     expect(rows(records)).toEqual([
-      '/ container.cpu.total_time_sec 196.857275042',
-      '/ container.cpu.user_time_sec 171.2',
-      '/ container.cpu.system_time_sec 25.65',
-      '/ container.mem.usage_bytes 818409472',
+      '/ container.cpu.total_time 196.857275042',
+      '/ container.cpu.user_time 171.2',
+      '/ container.cpu.system_time 25.65',
+      '/ container.mem.used_bytes 818409472',
       '/ container.mem.working_set_bytes 742604800',
       '/ container.mem.rss_bytes 553918464',
       '/ container.mem.cache_bytes 264572928',
       '/ container.io.read_bytes 1052672',
       '/ container.io.write_bytes 2097152',
-      '/process_api container.mem.usage_bytes 2048',
-      '/docker/abc container.cpu.total_time_sec 5',
-      '/docker/abc container.cpu.user_time_sec 3',
-      '/docker/abc container.cpu.system_time_sec 1.5',
-      '/docker/abc container.mem.usage_bytes 1048576',
+      '/process_api container.mem.used_bytes 2048',
+      '/docker/abc container.cpu.total_time 5',
+      '/docker/abc container.cpu.user_time 3',
+      '/docker/abc container.cpu.system_time 1.5',
+      '/docker/abc container.mem.used_bytes 1048576',
       '/docker/abc container.mem.working_set_bytes 917504',
       '/docker/abc container.mem.rss_bytes 262144',
       '/docker/abc container.mem.cache_bytes 524288',
@@ -192,17 +192,17 @@ describe('CgroupSource on a hybrid layout', () => {
     const { records, errors } = await source().cgroups.collect();
     expect(errors).toEqual([]);
     expect(rows(records)).toEqual([
-      '/ container.cpu.total_time_sec 192.688167',
-      '/ container.cpu.user_time_sec 167.576745',
-      '/ container.cpu.system_time_sec 25.111421',
-      '/ container.mem.usage_bytes 800000000',
+      '/ container.cpu.total_time 192.688167',
+      '/ container.cpu.user_time 167.576745',
+      '/ container.cpu.system_time 25.111421',
+      '/ container.mem.used_bytes 800000000',
       '/ container.mem.working_set_bytes 700000000',
       '/ container.mem.rss_bytes 500000000',
       '/ container.mem.cache_bytes 250000000',
-      '/user.slice container.cpu.total_time_sec 3',
-      '/user.slice container.cpu.user_time_sec 2',
-      '/user.slice container.cpu.system_time_sec 1',
-      '/user.slice container.mem.usage_bytes 4096',
+      '/user.slice container.cpu.total_time 3',
+      '/user.slice container.cpu.user_time 2',
+      '/user.slice container.cpu.system_time 1',
+      '/user.slice container.mem.used_bytes 4096',
     ]);
   });
 });
@@ -213,7 +213,7 @@ describe('CgroupSource when things go wrong', () => {
     [`${path}/memory.current`]: '4096\n',
   });
   const cpuTotals = (records: readonly MetricEnvelope[]): string[] =>
-    rows(records.filter((r) => r.metric.name === 'container.cpu.total_time_sec'));
+    rows(records.filter((r) => r.metric.name === 'container.cpu.total_time'));
 
   it('reports a cgroup that vanishes between the walk and the read, and measures the others', async () => {
     await tree({ 'cgroup.controllers': '', ...v2Cgroup('.'), ...v2Cgroup('a'), ...v2Cgroup('b'), ...v2Cgroup('c') });
@@ -234,7 +234,7 @@ describe('CgroupSource when things go wrong', () => {
     expect(removed).toBe(true);
     expect(errors).toEqual(['cgroup "/b" vanished during the walk']);
     expect(counters.get('kansoku_agent_cgroup_errors_total', { reason: 'vanished' })).toBe(1);
-    expect(cpuTotals(records)).toEqual(['/ container.cpu.total_time_sec 1', '/a container.cpu.total_time_sec 1', '/c container.cpu.total_time_sec 1']);
+    expect(cpuTotals(records)).toEqual(['/ container.cpu.total_time 1', '/a container.cpu.total_time 1', '/c container.cpu.total_time 1']);
     expect(records.some((r) => r.metric.dimensions['cgroup'] === '/b')).toBe(false);
   });
 
@@ -261,7 +261,7 @@ describe('CgroupSource when things go wrong', () => {
       '/bad container.mem.rss_bytes 300',
       '/bad container.mem.cache_bytes 200',
     ]);
-    expect(cpuTotals(records)).toEqual(['/ container.cpu.total_time_sec 1', '/good container.cpu.total_time_sec 1']);
+    expect(cpuTotals(records)).toEqual(['/ container.cpu.total_time 1', '/good container.cpu.total_time 1']);
   });
 
   it('reports a file it may not read and does not fall back past it', async () => {
@@ -277,7 +277,7 @@ describe('CgroupSource when things go wrong', () => {
     const { records, errors } = await cgroups.collect();
     expect(errors).toEqual(['cgroup "/locked": cpu.stat: EACCES']);
     expect(counters.get('kansoku_agent_cgroup_errors_total', { reason: 'unreadable' })).toBe(1);
-    expect(rows(records.filter((r) => r.metric.dimensions['cgroup'] === '/locked'))).toEqual(['/locked container.mem.usage_bytes 4096']);
+    expect(rows(records.filter((r) => r.metric.dimensions['cgroup'] === '/locked'))).toEqual(['/locked container.mem.used_bytes 4096']);
   });
 
   it('stops at maxCgroups breadth-first and counts the cgroups it saw but skipped', async () => {
@@ -294,7 +294,7 @@ describe('CgroupSource when things go wrong', () => {
     const { cgroups, counters } = source({ maxCgroups: 3 });
     const { records, errors } = await cgroups.collect();
     // Siblings before grandchildren; below a skipped cgroup nothing is listed, so a/y/deep is not seen.
-    expect(cpuTotals(records)).toEqual(['/ container.cpu.total_time_sec 1', '/a container.cpu.total_time_sec 1', '/b container.cpu.total_time_sec 1']);
+    expect(cpuTotals(records)).toEqual(['/ container.cpu.total_time 1', '/a container.cpu.total_time 1', '/b container.cpu.total_time 1']);
     expect(errors).toEqual(['3 cgroups skipped: more than maxCgroups=3']);
     expect(counters.get('kansoku_agent_cgroups_skipped_total')).toBe(3);
   });
@@ -311,7 +311,7 @@ describe('CgroupSource when things go wrong', () => {
     expect(errors[0]!.endsWith(error)).toBe(true);
     expect(counters.get('kansoku_agent_samples_dropped_total', { reason: 'invalid' })).toBe(4);
     expect(records.some((r) => r.metric.dimensions['cgroup'] === `/${path}`)).toBe(false);
-    expect(cpuTotals(records)).toContain('/ container.cpu.total_time_sec 1');
+    expect(cpuTotals(records)).toContain('/ container.cpu.total_time 1');
   });
 
   it('says so when there is no cgroup hierarchy at the root', async () => {
@@ -342,7 +342,7 @@ describe('CgroupSource on this machine', () => {
     const counters = new Counters();
     const cgroups = new CgroupSource({ region: 'r', hostname: 'this-machine', now: Date.now, counters });
     const { records, errors } = await cgroups.collect();
-    const rootCpu = records.find((r) => r.metric.name === 'container.cpu.total_time_sec' && r.metric.dimensions['cgroup'] === '/');
+    const rootCpu = records.find((r) => r.metric.name === 'container.cpu.total_time' && r.metric.dimensions['cgroup'] === '/');
     // No skip: a machine whose cgroups cannot be read is a finding, with the source's own reasons in the message.
     expect(rootCpu, `no CPU time for cgroup "/" under /sys/fs/cgroup; the source reported: ${JSON.stringify(errors)}`).toBeDefined();
     expect(rootCpu!.metric.value).toBeGreaterThan(0);

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePeer } from '../prometheusPeer.js';
+import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
+import { startInfluxd } from '../influxdb/influxd.js';
+import { serveKubeletPage } from '../support/kubeletStandIn.js';
+import { eventually, freePort, runKansoku, type KansokuProcess } from '../support/kansokuProcess.js';
+
+/**
+ * The walking skeleton end to end, on real components: a recorded kubelet page served over
+ * HTTP → `kansoku agent` → Kafka (librdkafka's mock cluster, the real protocol) →
+ * `kansoku server` → InfluxDB 1.x (the real server) → the tenant API. What comes back
+ * through the API must equal what the page said, for the right tenant only.
+ */
+const PAGE_FILE = new URL('../fixtures/prometheus/nri-k8s__k8s-1.25.13-containerd1.6__kubelet_metrics_cadvisor.prom', import.meta.url);
+const page = readFileSync(PAGE_FILE, 'utf8');
+
+interface ApiSeries {
+  name: string;
+  dimensions: Record<string, string>;
+  measurements: [string, number, Record<string, string>][];
+}
+
+/** What the page says, read by an independent parser: namespace → "pod/container" → value. */
+function expectedFromPage(family: string, namespace: string): Map<string, { value: number; timestampMs: number }> {
+  const families = parsePeer(page);
+  const out = new Map<string, { value: number; timestampMs: number }>();
+  for (const sample of families.find((f) => f.name === family)?.metrics ?? []) {
+    const { namespace: ns, pod, container } = sample.labels ?? {};
+    if (ns !== namespace || !pod || !container || container === 'POD') continue;
+    out.set(`${pod}/${container}`, { value: Number(sample.value), timestampMs: Number(sample.timestamp_ms) });
+  }
+  return out;
+}
+
+describe('kubelet page → agent → Kafka → server → InfluxDB → tenant API', () => {
+  let kafka: KafkaMockCluster;
+  let influx: { url: string; stop(): Promise<void> };
+  let kubelet: Awaited<ReturnType<typeof serveKubeletPage>>;
+  let server: KansokuProcess;
+  let api: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    [kafka, influx, kubelet] = await Promise.all([
+      startKafkaMockCluster({ brokers: 3, topics: { metrics: 4, logs: 2, 'kansoku-dead-letter': 1, 'alarm-state-transitions': 1 } }),
+      startInfluxd(),
+      serveKubeletPage(page),
+    ]);
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}`;
+    env = {
+      KANSOKU_LOG_LEVEL: 'info',
+      KANSOKU_REGION: 'e2e-region',
+      KANSOKU_BUS__KIND: 'kafka',
+      KANSOKU_KAFKA_BROKERS: kafka.brokers.join(','),
+      // The mock cluster's first group join takes ~3 s; short timeouts keep the test quick.
+      KANSOKU_BUS__KAFKA__SESSION_TIMEOUT_MS: '4000',
+      KANSOKU_BUS__KAFKA__HEARTBEAT_INTERVAL_MS: '300',
+      KANSOKU_BUS__KAFKA__MAX_WAIT_TIME_MS: '100',
+      KANSOKU_SERVER__STORE: 'influxdb',
+      KANSOKU_INFLUXDB_URL: influx.url,
+      KANSOKU_SERVER__INFLUXDB__DATABASE: 'monasca_e2e',
+      KANSOKU_SERVER__API__PORT: String(port),
+      KANSOKU_AUTH_TOKENS: 'tok-kube:kube-system:monasca-user,tok-scraper:scraper:monasca-user,tok-nobody:default:monasca-user',
+    };
+    server = runKansoku(['server'], env);
+    await server.waitFor(/tenant API listening/, 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await Promise.all([kafka?.stop(), influx?.stop(), kubelet?.close()]);
+  });
+
+  async function measurements(token: string, name: string): Promise<{ status: number; series: ApiSeries[] }> {
+    const url = `${api}/v2.0/metrics/measurements?name=${encodeURIComponent(name)}&start_time=2020-01-01T00:00:00Z&group_by=*`;
+    const res = await fetch(url, { headers: { 'x-auth-token': token } });
+    const body = (await res.json()) as { elements?: ApiSeries[] };
+    return { status: res.status, series: body.elements ?? [] };
+  }
+
+  it('carries every container measurement of the page to its own tenant, values exact', async () => {
+    const agent = runKansoku(['agent', '--once', '--output', 'bus', '--kubelet-url', kubelet.url, '--hostname', 'node-e2e'], env);
+    expect(await agent.exited(), agent.stderr()).toBe(0);
+    expect(kubelet.requests()).toBe(1);
+
+    for (const [tenant, token] of [['kube-system', 'tok-kube'], ['scraper', 'tok-scraper']] as const) {
+      const expected = expectedFromPage('container_memory_usage_bytes', tenant);
+      expect(expected.size).toBeGreaterThan(0);
+      const { status, series } = await eventually(() => measurements(token, 'container.mem.used_bytes'), (r) => r.series.length >= expected.size, 60_000);
+      expect(status).toBe(200);
+      const got = new Map(series.map((s) => [`${s.dimensions['pod_name']}/${s.dimensions['container_name']}`, s]));
+      expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+      for (const [key, want] of expected) {
+        const s = got.get(key);
+        expect(s?.dimensions).toMatchObject({ namespace: tenant, hostname: 'node-e2e' });
+        expect(s?.measurements).toEqual([[new Date(want.timestampMs).toISOString(), want.value, {}]]);
+      }
+    }
+  });
+
+  it('shows a tenant nothing of another tenant, and refuses a wrong token', async () => {
+    const nobody = await measurements('tok-nobody', 'container.mem.used_bytes');
+    expect(nobody).toEqual({ status: 200, series: [] });
+    const scraper = await measurements('tok-scraper', 'container.cpu.total_time');
+    expect(scraper.series.length).toBeGreaterThan(0);
+    expect(new Set(scraper.series.map((s) => s.dimensions['namespace']))).toEqual(new Set(['scraper']));
+    const list = (await (await fetch(`${api}/v2.0/metrics`, { headers: { 'x-auth-token': 'tok-kube' } })).json()) as { elements: { dimensions: Record<string, string> }[] };
+    expect(list.elements.length).toBeGreaterThan(0);
+    expect(list.elements.every((m) => m.dimensions['namespace'] === 'kube-system')).toBe(true);
+    const wrong = await fetch(`${api}/v2.0/metrics`, { headers: { 'x-auth-token': 'tok-wrong' } });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toMatchObject({ title: 'Unauthorized' });
+  });
+
+  it('dead-letters a message that does not decode and keeps consuming', async () => {
+    const { Kafka } = await import('kafkajs');
+    const producer = new Kafka({ brokers: [...kafka.brokers], clientId: 'e2e-garbage', logLevel: 0 }).producer();
+    await producer.connect();
+    const now = Date.now();
+    const good = JSON.stringify({ metric: { name: 'e2e.after_garbage', dimensions: {}, timestamp: now, value: 7, value_meta: null }, meta: { tenantId: 'scraper', region: 'x' }, creation_time: 1 });
+    await producer.send({ topic: 'metrics', messages: [{ key: 'scraper', value: '{not json' }, { key: 'scraper', value: good }] });
+    await producer.disconnect();
+    const after = await eventually(() => measurements('tok-scraper', 'e2e.after_garbage'), (r) => r.series.length > 0, 30_000);
+    expect(after.series[0]?.measurements.map((m) => m[1])).toEqual([7]);
+    const selfMetrics = await (await fetch(`${api}/metrics`)).text();
+    expect(selfMetrics).toMatch(/kansoku_server_decode_errors_total\{topic="metrics"\} 1/);
+    expect(selfMetrics).toMatch(/kansoku_server_dead_lettered_total\{topic="metrics"\} 1/);
+  });
+});
