@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetricEnvelope } from '../../core/envelope.js';
 import type { DeliveryOutcome } from '../../core/outcome.js';
-import type { Series } from '../../core/query.js';
+import type { DimensionFilter, Series } from '../../core/query.js';
 import type { InfluxdbConfig } from '../../server/influxdb/config.js';
 import { InfluxdbV1Sink } from '../../server/influxdb/influxdbV1Sink.js';
 import { InfluxdbQueryError, InfluxdbV1Store } from '../../server/influxdb/influxdbV1Store.js';
@@ -164,7 +164,7 @@ describe('InfluxdbV1Store reads back what the sink wrote, per tenant', () => {
     ]);
   });
 
-  const filters = [
+  const filters: { name: string; dimensions: DimensionFilter; hosts: string[] }[] = [
     { name: 'one value', dimensions: { hostname: ['node 2'] }, hosts: ['node 2'] },
     { name: 'any of several values', dimensions: { hostname: ['node 1', 'node 2'] }, hosts: ['node 1', 'node 2'] },
     { name: 'a value with escaped characters', dimensions: { zone: ['z=1,2'] }, hosts: ['node 1', 'node 2'] },
