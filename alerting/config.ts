@@ -112,11 +112,7 @@ export interface AlertingRules {
   readonly evaluation: Readonly<EvaluationSettings>;
 }
 
-/** The defaults alone, for callers that were given no settings. */
-export function defaultWebhookSettings(): Readonly<WebhookSettings> {
-  return Object.freeze(Value.Default(WebhookSettingsSchema, {}) as WebhookSettings);
-}
-
+/** The schema's defaults alone, for callers that were given no evaluation settings. */
 export function defaultEvaluationSettings(): Readonly<EvaluationSettings> {
   return Object.freeze(Value.Default(EvaluationSettingsSchema, {}) as EvaluationSettings);
 }
@@ -128,10 +124,8 @@ export function defaultEvaluationSettings(): Readonly<EvaluationSettings> {
 export function loadAlertingRules(raw: unknown): Checked<AlertingRules> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('alerting rules must be a mapping');
   const withDefaults = Value.Default(AlertingRulesSchema, structuredClone(raw)) as AlertingRulesConfig;
-  const errors = [...Value.Errors(AlertingRulesSchema, withDefaults)].slice(0, 5);
-  if (errors.length > 0) {
-    return fail(errors.map((e) => `alerting rules key "${e.path.slice(1).split('/').join('.')}": ${e.message} (got ${JSON.stringify(e.value)})`).join('; '));
-  }
+  const errors = describeErrors(withDefaults);
+  if (errors.length > 0) return fail(errors.join('; '));
   const definitions: AlarmDefinition[] = [];
   const seen = new Set<string>();
   for (const [index, config] of withDefaults.alarm_definitions.entries()) {
@@ -143,6 +137,20 @@ export function loadAlertingRules(raw: unknown): Checked<AlertingRules> {
     definitions.push(checked.value);
   }
   return ok(deepFreeze({ definitions, webhook: withDefaults.webhook, evaluation: withDefaults.evaluation }));
+}
+
+/** The first error at each of the first few keys, each named by its path; a choice lists its options. */
+function describeErrors(value: unknown): string[] {
+  const byPath = new Map<string, string>();
+  for (const error of Value.Errors(AlertingRulesSchema, value)) {
+    const key = error.path.slice(1).split('/').join('.');
+    if (byPath.has(key)) continue;
+    const options = (error.schema.anyOf as { const?: unknown }[] | undefined)?.map((s) => s.const);
+    const message = options?.every((o) => typeof o === 'string') ? `must be one of ${options.join(', ')}` : error.message;
+    byPath.set(key, `alerting rules key "${key}": ${message} (got ${JSON.stringify(error.value)})`);
+    if (byPath.size === 5) break;
+  }
+  return [...byPath.values()];
 }
 
 function checkDefinition(config: AlarmDefinitionConfig): Checked<AlarmDefinition> {

@@ -118,7 +118,7 @@ describe('InfluxdbV1Store reads back what the sink wrote, per tenant', () => {
     metric('tenant-a', 'cpu.idle_perc', { hostname: 'node 1', zone: 'z=1,2' }, T0, 91.5, { note: 'say "hi"' }),
     metric('tenant-a', 'cpu.idle_perc', { hostname: 'node 1', zone: 'z=1,2' }, T0 + 1_000, 92.25),
     metric('tenant-a', 'cpu.idle_perc', { hostname: 'node 2', zone: 'z=1,2' }, T0 + 500, 10),
-    metric('tenant-a', 'disk space used', { device: 'sdä', value: 'not the field' }, T0 + 2_000, 1e12),
+    metric('tenant-a', 'disk space,used=%', { device: 'sdä', value: 'not the field' }, T0 + 2_000, 1e12),
   ];
   const b = [metric('tenant-b', 'cpu.idle_perc', { hostname: 'node 1', zone: 'z=1,2' }, T0, 7)];
   // Tenants whose ids are injection attempts are still tenants: they must see their own rows only.
@@ -137,7 +137,7 @@ describe('InfluxdbV1Store reads back what the sink wrote, per tenant', () => {
       expect.arrayContaining([
         { name: 'cpu.idle_perc', dimensions: { hostname: 'node 1', zone: 'z=1,2' } },
         { name: 'cpu.idle_perc', dimensions: { hostname: 'node 2', zone: 'z=1,2' } },
-        { name: 'disk space used', dimensions: { device: 'sdä', value: 'not the field' } },
+        { name: 'disk space,used=%', dimensions: { device: 'sdä', value: 'not the field' } },
       ]),
     );
     expect(await store.listMetrics({ tenantId: 'tenant-a', dimensions: {}, limit: 100 })).toHaveLength(3);
@@ -198,9 +198,21 @@ describe('InfluxdbV1Store reads back what the sink wrote, per tenant', () => {
   it('lists only metrics with a measurement in the window when one is given', async () => {
     const names = async (startMs: number, endMs?: number) =>
       (await store.listMetrics({ tenantId: 'tenant-a', dimensions: {}, startMs, ...(endMs !== undefined ? { endMs } : {}), limit: 100 })).map((m) => `${m.name}/${m.dimensions['hostname'] ?? m.dimensions['device']}`).sort();
-    expect(await names(T0 + 600)).toEqual(['cpu.idle_perc/node 1', 'disk space used/sdä']);
+    expect(await names(T0 + 600)).toEqual(['cpu.idle_perc/node 1', 'disk space,used=%/sdä']);
     expect(await names(T0, T0 + 500)).toEqual(['cpu.idle_perc/node 1', 'cpu.idle_perc/node 2']);
     expect(await names(T0 + 3_000)).toEqual([]);
+  });
+
+  // InfluxDB 1.x bounds only GROUP BY time() queries by now(); these have no such bound, and must not.
+  it('has no implicit "now" bound: far-future and pre-1970 points are listed and returned', async () => {
+    const cfg = config();
+    const sink = new InfluxdbV1Sink(cfg);
+    const fresh = new InfluxdbV1Store(cfg);
+    const farFuture = Date.parse('2200-01-01T00:00:00Z');
+    expect(await deliverAll(sink, [metric('t', 'skewed', {}, farFuture, 1), metric('t', 'skewed', {}, -5_000, 2)])).toEqual({ kind: 'delivered' });
+    expect(await fresh.listMetrics({ tenantId: 't', dimensions: {}, startMs: farFuture, limit: 10 })).toEqual([{ name: 'skewed', dimensions: {} }]);
+    const [series] = await fresh.listMeasurements({ tenantId: 't', name: 'skewed', dimensions: {}, startMs: -10_000, limit: 10 });
+    expect(series?.points.map((p) => p.timestampMs)).toEqual([-5_000, farFuture]);
   });
 
   it('gives tenants with hostile ids their own rows and nothing else', async () => {
