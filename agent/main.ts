@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { Counters } from '../core/counters.js';
 import type { MetricEnvelope } from '../core/envelope.js';
 import type { BusProducer, Source } from '../core/pipeline.js';
-import type { TenantMapping } from '../core/tenant.js';
 import { sleep } from '../core/backoff.js';
 import type { Config } from '../cmd/configSchema.js';
 import { CgroupSource } from './cgroup/cgroupSource.js';
@@ -25,7 +24,7 @@ export function buildSources(config: Readonly<Config>, counters: Counters, now: 
         insecureSkipTlsVerify: k.insecure_skip_tls_verify,
         hostname,
         region: config.region,
-        tenants: config.tenants as TenantMapping,
+        tenants: config.tenants,
         timeoutMs: k.timeout_ms,
         now,
         counters,

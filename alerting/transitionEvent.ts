@@ -1,4 +1,4 @@
-import type { Topic } from '../core/envelope.js';
+import { TOPICS } from '../core/envelope.js';
 import { fail, ok, type Checked } from '../core/outcome.js';
 import type { BusMessage } from '../core/pipeline.js';
 import type { MetricDefinition } from '../core/query.js';
@@ -10,8 +10,8 @@ import { isAlarmState, type AlarmState, type AlarmTransition } from './alarmStat
  * from Kansoku's topic unchanged.
  */
 
-// Monasca's topic name. core's Topic does not list it yet (the lead adds it there); until then it is cast here.
-export const TRANSITIONS_TOPIC = 'alarm-state-transitions' as string as Topic;
+/** Monasca's topic name for alarm state transitions. */
+export const TRANSITIONS_TOPIC = TOPICS.alarmTransitions;
 
 export interface AlarmTransitionedEvent {
   readonly 'alarm-transitioned': {

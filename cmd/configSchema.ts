@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { AlarmDefinitionSchema, EvaluationSettingsSchema, WebhookSettingsSchema } from '../alerting/config.js';
 
 /**
  * Every setting of every component, with its one default. Keys are snake_case as in
@@ -67,7 +68,7 @@ const Agent = strict(
         root: Type.String({ default: '/sys/fs/cgroup' }),
         tenant: Type.String({ minLength: 1, default: 'local' }),
       },
-      'the local cgroup v2 hierarchy, each cgroup a container',
+      'the local cgroup hierarchy (v2, hybrid or v1), each cgroup a container',
     ),
   },
   'the node agent',
@@ -113,6 +114,9 @@ const Server = strict(
 const Alerting = strict(
   {
     group_id: Type.String({ minLength: 1, default: 'kansoku-alerting' }),
+    alarm_definitions: Type.Array(AlarmDefinitionSchema, { default: [] }),
+    webhook: WebhookSettingsSchema,
+    evaluation: EvaluationSettingsSchema,
   },
   'the alert engine',
 );

@@ -6,7 +6,9 @@ import { Counters } from '../core/counters.js';
 import { buildSources, publishOnce, runOnce, startAgent } from '../agent/main.js';
 import { startServer } from '../server/main.js';
 import { StaticTokenAuthenticator } from '../server/api/auth.js';
-import { startAlerting } from '../alerting/main.js';
+import { startAlerting, type AlertingDeps } from '../alerting/main.js';
+import { loadAlertingRules } from '../alerting/config.js';
+import type { Bus } from '../core/pipeline.js';
 import type { Config } from './configSchema.js';
 import { ConfigError, loadConfig } from './loadConfig.js';
 import { buildBus } from './bus.js';
@@ -145,9 +147,16 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
 
+  const alertingDeps = (bus: Bus): AlertingDeps => {
+    const { group_id: groupId, ...rules } = config.alerting;
+    const loaded = loadAlertingRules(rules);
+    if (!loaded.ok) fail(`invalid configuration: alerting: ${loaded.error}`);
+    return { bus, groupId, definitions: loaded.value.definitions, webhook: loaded.value.webhook, evaluation: loaded.value.evaluation, counters, logger, now };
+  };
+
   if (cmd === 'alerting') {
     const bus = buildBus(config, logger);
-    const alerting = await startAlerting({ bus, config: config.alerting, counters, logger, now });
+    const alerting = await startAlerting(alertingDeps(bus));
     waitForSignal(logger, [alerting]);
     return;
   }
@@ -161,7 +170,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const bus = buildBus(config, logger);
   const server = await startServer({ config, bus, counters, logger, authenticator: effectiveAuth, now });
-  const alerting = await startAlerting({ bus, config: config.alerting, counters, logger, now });
+  const alerting = await startAlerting(alertingDeps(bus));
   const agent = startAgent({ sources: buildSources(config, counters, now), producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
   const url = server.apiUrl ?? '(API disabled)';
   const token = generatedToken ?? '<one of your KANSOKU_AUTH_TOKENS>';

@@ -41,7 +41,7 @@ export interface LogEnvelope {
   readonly creation_time: number;
 }
 
-export const TOPICS = { metrics: 'metrics', logs: 'logs', deadLetter: 'kansoku-dead-letter' } as const;
+export const TOPICS = { metrics: 'metrics', logs: 'logs', deadLetter: 'kansoku-dead-letter', alarmTransitions: 'alarm-state-transitions' } as const;
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 
 export function metricEnvelope(metric: Metric, meta: Meta, nowMs: number): MetricEnvelope {

@@ -11,7 +11,10 @@ export const LIMITS = {
 } as const;
 
 // Characters Monasca forbids: in names `> < = { } ( ) , ' " \ ; &`, in dimensions the same less the parentheses.
+// Control characters are refused on purpose (Monasca: "should not be used in metric names").
+// eslint-disable-next-line no-control-regex
 const RESTRICTED_NAME = /[><={}(),'"\\;&\u0000-\u001f\u007f]/;
+// eslint-disable-next-line no-control-regex
 const RESTRICTED_DIMENSION = /[><={},'"\\;&\u0000-\u001f\u007f]/;
 
 export function checkMetricName(name: unknown): Checked<string> {

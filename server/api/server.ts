@@ -13,9 +13,14 @@ export interface ApiServerOptions {
  * The server file owns what a plugin should not: the logger (request ids, tokens
  * redacted), timeouts, body limits, listening and a graceful close.
  */
+// Typed as fastify's logger so that the instance keeps fastify's default generics.
+function apiLogger(logger: Logger): FastifyBaseLogger {
+  return logger.child({ component: 'api' }, { redact: ['req.headers["x-auth-token"]', 'req.headers.authorization'] });
+}
+
 export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions, logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: logger.child({ component: 'api' }, { redact: ['req.headers["x-auth-token"]', 'req.headers.authorization'] }) as FastifyBaseLogger,
+    loggerInstance: apiLogger(logger),
     disableRequestLogging: true,
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
