@@ -49,6 +49,11 @@ export function tenantApi(deps: ApiDeps) {
       request.principal = principal;
     });
 
+    app.addHook('onResponse', async (request, reply) => {
+      // The route pattern, not the URL: a hostile query string must not mint new label values.
+      deps.counters.add('kansoku_api_requests_total', { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    });
+
     app.setErrorHandler((error, request, reply) => {
       const { statusCode, headers, body } = toResponse(error);
       if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
