@@ -1,11 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './loadConfig.js';
 
+const dir = mkdtempSync(join(tmpdir(), 'kansoku-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+
 function file(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'kansoku-config-')), 'kansoku.yaml');
+  const path = join(dir, `kansoku-${files++}.yaml`);
   writeFileSync(path, text);
   return path;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +20,9 @@ const KEY_FILE = new URL('kubelet-test.key', TLS).pathname;
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 const servers: http.Server[] = [];
+const tempDirs: string[] = [];
 afterEach(async () => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   for (const server of servers.splice(0)) {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -49,7 +51,9 @@ function source(url: string, overrides: Partial<KubeletSourceOptions> = {}): { s
 }
 
 function tokenFile(content: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'kansoku-kubelet-')), 'token');
+  const dir = mkdtempSync(join(tmpdir(), 'kansoku-kubelet-'));
+  tempDirs.push(dir);
+  const file = join(dir, 'token');
   writeFileSync(file, content);
   return file;
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -26,10 +26,12 @@ describe('kansoku CLI', () => {
   });
 
   it('refuses an unknown configuration key, naming it, with a non-zero exit', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'kansoku-cli-')), 'bad.yaml');
+    const dir = mkdtempSync(join(tmpdir(), 'kansoku-cli-'));
+    const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'server:\n  api:\n    prot: 8070\n');
     const p = runKansoku(['server', '--config', file], { KANSOKU_AUTH_TOKENS: 't:p:admin' });
     expect(await p.exited()).toBe(2);
+    rmSync(dir, { recursive: true, force: true });
     expect(p.stderr()).toMatch(/unknown configuration key "server\.api\.prot"/);
   });
 
