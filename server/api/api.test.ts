@@ -167,6 +167,34 @@ describe('tenant API over the in-process bus and the embedded store', () => {
     expect(second.json<{ elements: { measurements: unknown[][] }[] }>().elements[0]?.measurements.map((m) => m[1])).toEqual([2]);
   });
 
+  it('lists dimension names and values of the own tenant, in order, with paging', async () => {
+    const now = Date.now();
+    const posted = await post('tok-a', [
+      { name: 'cpu', dimensions: { namespace: 'web', pod_name: 'b' }, timestamp: now, value: 1 },
+      { name: 'cpu', dimensions: { namespace: 'web', pod_name: 'a' }, timestamp: now, value: 1 },
+      { name: 'mem', dimensions: { namespace: 'db', pod_name: 'c', zone: 'z1' }, timestamp: now, value: 1 },
+    ]);
+    expect(posted.statusCode).toBe(204);
+    expect((await post('tok-b', { name: 'cpu', dimensions: { namespace: 'secret-ns' }, timestamp: now, value: 1 })).statusCode).toBe(204);
+    await eventually(() => get('tok-a', '/v2.0/metrics'), (r) => r.json<{ elements: unknown[] }>().elements.length === 3);
+    await eventually(() => get('tok-b', '/v2.0/metrics'), (r) => r.json<{ elements: unknown[] }>().elements.length === 1);
+
+    const names = await get('tok-a', '/v2.0/metrics/dimensions/names');
+    expect(names.json<{ elements: unknown[] }>().elements).toEqual([{ dimension_name: 'namespace' }, { dimension_name: 'pod_name' }, { dimension_name: 'zone' }]);
+    const cpuNames = await get('tok-a', '/v2.0/metrics/dimensions/names?metric_name=cpu');
+    expect(cpuNames.json<{ elements: unknown[] }>().elements).toEqual([{ dimension_name: 'namespace' }, { dimension_name: 'pod_name' }]);
+
+    const values = await get('tok-a', '/v2.0/metrics/dimensions/names/values?dimension_name=namespace');
+    expect(values.json<{ elements: unknown[] }>().elements).toEqual([{ dimension_value: 'db' }, { dimension_value: 'web' }]);
+    const paged = await get('tok-a', '/v2.0/metrics/dimensions/names/values?dimension_name=pod_name&limit=2');
+    const body = paged.json<{ elements: unknown[]; links: { rel: string; href: string }[] }>();
+    expect(body.elements).toEqual([{ dimension_value: 'a' }, { dimension_value: 'b' }]);
+    const next = new URL(body.links.find((l) => l.rel === 'next')?.href ?? '');
+    expect(next.searchParams.get('offset')).toBe('b');
+    expect((await get('tok-a', `${next.pathname}${next.search}`)).json<{ elements: unknown[] }>().elements).toEqual([{ dimension_value: 'c' }]);
+    expect((await get('tok-a', '/v2.0/metrics/dimensions/names/values')).statusCode).toBe(422);
+  });
+
   it('serves the version document and an open healthcheck', async () => {
     expect((await get('tok-a', '/')).json()).toMatchObject({ elements: [{ id: 'v2.0', status: 'CURRENT' }] });
     expect((await get('tok-a', '/v2.0')).json()).toMatchObject({ id: 'v2.0' });

@@ -14,6 +14,7 @@ const Str = Type.Optional(Type.String({ maxLength: 4096 }));
 
 const PostQuery = Type.Object({ tenant_id: Str });
 const ListQuery = Type.Object({ name: Str, dimensions: Str, start_time: Str, end_time: Str, offset: Str, limit: Str, tenant_id: Str });
+const DimensionQuery = Type.Object({ metric_name: Str, dimension_name: Str, start_time: Str, end_time: Str, offset: Str, limit: Str, tenant_id: Str });
 const MeasurementsQuery = Type.Object({
   name: Str,
   dimensions: Str,
@@ -141,18 +142,54 @@ export function metricsRoutes(deps: ApiDeps) {
       return { links, elements: truncated.map(measurementElement) };
     });
 
+    // Names, dimension names and dimension values: distinct strings of the tenant's metrics, in
+    // alphabetical order, paged by the last string shown (Monasca's `offset`).
+    const sortedPage = (request: FastifyRequest, values: Iterable<string>, offset: string | undefined, limitText: string | undefined) => {
+      const limit = parseLimit(limitText, deps.maxQueryLimit);
+      const after = offset ?? '';
+      const page = [...new Set(values)].sort().filter((v) => v > after).slice(0, limit + 1);
+      const shown = page.slice(0, limit);
+      const links = [{ rel: 'self', href: selfUrl(request) }];
+      if (page.length > limit && shown.length > 0) links.push(nextLink(request, shown[shown.length - 1] ?? ''));
+      return { links, shown };
+    };
+
+    const tenantMetrics = async (request: FastifyRequest, q: { tenant_id?: string | undefined; name?: string | undefined; dimensions?: string | undefined; start_time?: string | undefined; end_time?: string | undefined }) => {
+      const tenantId = readTenant(request, q.tenant_id);
+      const startMs = parseInstant('start_time', q.start_time);
+      const endMs = parseInstant('end_time', q.end_time);
+      return deps.store.listMetrics({
+        tenantId,
+        ...(q.name ? { name: q.name } : {}),
+        dimensions: parseDimensionFilter(q.dimensions),
+        ...(startMs !== undefined ? { startMs } : {}),
+        ...(endMs !== undefined ? { endMs } : {}),
+        limit: Number.MAX_SAFE_INTEGER,
+      });
+    };
+
     app.get<{ Querystring: Static<typeof ListQuery> }>('/metrics/names', { schema: { querystring: ListQuery } }, async (request) => {
       const q = request.query;
-      const tenantId = readTenant(request, q.tenant_id);
-      const found = await deps.store.listMetrics({ tenantId, dimensions: parseDimensionFilter(q.dimensions), limit: Number.MAX_SAFE_INTEGER });
-      const names = [...new Set(found.map((m) => m.name))].sort();
-      const after = q.offset ?? '';
-      const limit = parseLimit(q.limit, deps.maxQueryLimit);
-      const page = names.filter((n) => n > after).slice(0, limit + 1);
-      const links = [{ rel: 'self', href: selfUrl(request) }];
-      const shown = page.slice(0, limit);
-      if (page.length > limit && shown.length > 0) links.push(nextLink(request, shown[shown.length - 1] ?? ''));
+      const found = await tenantMetrics(request, { ...q, name: undefined });
+      const { links, shown } = sortedPage(request, found.map((m) => m.name), q.offset, q.limit);
       return { links, elements: shown.map((name) => ({ name })) };
+    });
+
+    app.get<{ Querystring: Static<typeof DimensionQuery> }>('/metrics/dimensions/names', { schema: { querystring: DimensionQuery } }, async (request) => {
+      const q = request.query;
+      const found = await tenantMetrics(request, { ...q, name: q.metric_name });
+      const { links, shown } = sortedPage(request, found.flatMap((m) => Object.keys(m.dimensions)), q.offset, q.limit);
+      return { links, elements: shown.map((dimension_name) => ({ dimension_name })) };
+    });
+
+    app.get<{ Querystring: Static<typeof DimensionQuery> }>('/metrics/dimensions/names/values', { schema: { querystring: DimensionQuery } }, async (request) => {
+      const q = request.query;
+      if (!q.dimension_name) throw unprocessable('dimension_name is required');
+      const dimension = q.dimension_name;
+      const found = await tenantMetrics(request, { ...q, name: q.metric_name });
+      const values = found.flatMap((m) => m.dimensions[dimension] ?? []);
+      const { links, shown } = sortedPage(request, values, q.offset, q.limit);
+      return { links, elements: shown.map((dimension_value) => ({ dimension_value })) };
     });
   };
 }

@@ -1,0 +1,250 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePeer } from '../prometheusPeer.js';
+import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
+import { startInfluxd } from '../influxdb/influxd.js';
+import { serveKubeletPage } from '../support/kubeletStandIn.js';
+import { eventually, freePort, runKansoku, type KansokuProcess } from '../support/kansokuProcess.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcpProxy.js';
+
+/**
+ * The delivery guarantees, on real components and real processes: the server commits a
+ * Kafka offset only after InfluxDB took the batch (so neither a store outage nor a crash
+ * loses data), the agent tells its caller when Kafka did not take a cycle, and redelivery
+ * writes nothing twice (points are keyed by series and timestamp). InfluxDB is reached
+ * through a TCP proxy, so that the test can take it away from the server alone and still
+ * look at what it holds.
+ */
+const PAGE_FILE = new URL('../fixtures/prometheus/nri-k8s__k8s-1.25.13-containerd1.6__kubelet_metrics_cadvisor.prom', import.meta.url);
+const page = readFileSync(PAGE_FILE, 'utf8');
+const DATABASE = 'monasca_atleastonce';
+const GROUP_ID = 'kansoku-server-atleastonce';
+const TENANTS = [
+  ['kube-system', 'tok-kube'],
+  ['scraper', 'tok-scraper'],
+] as const;
+/** `agent --once --output bus` gives the bus 30 s (cmd/kansoku.ts); the rest is start-up and the last connect attempt. */
+const AGENT_GIVES_UP_WITHIN_MS = 45_000;
+
+interface ApiSeries {
+  name: string;
+  dimensions: Record<string, string>;
+  measurements: [string, number, Record<string, string>][];
+}
+
+/** What the page says, read by an independent parser: "pod/container" → value and timestamp. */
+function expectedFromPage(family: string, namespace: string): Map<string, { value: number; timestampMs: number }> {
+  const out = new Map<string, { value: number; timestampMs: number }>();
+  for (const sample of parsePeer(page).find((f) => f.name === family)?.metrics ?? []) {
+    const { namespace: ns, pod, container } = sample.labels ?? {};
+    if (ns !== namespace || !pod || !container || container === 'POD') continue;
+    out.set(`${pod}/${container}`, { value: Number(sample.value), timestampMs: Number(sample.timestamp_ms) });
+  }
+  return out;
+}
+
+/** A counter's value in the server's self-metrics, summed over its label sets; undefined when absent. */
+function counter(selfMetrics: string, name: string): number | undefined {
+  const lines = selfMetrics.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return lines.length === 0 ? undefined : lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () => {
+  let kafka: KafkaMockCluster;
+  let influx: { url: string; stop(): Promise<void> };
+  let kubelet: Awaited<ReturnType<typeof serveKubeletPage>>;
+  let proxy: TcpProxy;
+  let env: Record<string, string>;
+  let api: string;
+  const processes: KansokuProcess[] = [];
+
+  beforeAll(async () => {
+    [kafka, influx, kubelet] = await Promise.all([
+      startKafkaMockCluster({ brokers: 3, topics: { metrics: 4, logs: 2, 'kansoku-dead-letter': 1, 'alarm-state-transitions': 1 } }),
+      startInfluxd(),
+      serveKubeletPage(page),
+    ]);
+    const influxUrl = new URL(influx.url);
+    proxy = await startTcpProxy({ host: influxUrl.hostname, port: Number(influxUrl.port) }, { refusing: true });
+    const port = await freePort();
+    api = `http://127.0.0.1:${port}`;
+    env = {
+      KANSOKU_LOG_LEVEL: 'info',
+      KANSOKU_REGION: 'e2e-region',
+      KANSOKU_BUS__KIND: 'kafka',
+      KANSOKU_KAFKA_BROKERS: kafka.brokers.join(','),
+      // The mock cluster's first group join takes ~3 s; short timeouts keep the test quick.
+      KANSOKU_BUS__KAFKA__SESSION_TIMEOUT_MS: '4000',
+      KANSOKU_BUS__KAFKA__HEARTBEAT_INTERVAL_MS: '300',
+      KANSOKU_BUS__KAFKA__MAX_WAIT_TIME_MS: '100',
+      KANSOKU_SERVER__STORE: 'influxdb',
+      KANSOKU_INFLUXDB_URL: proxy.url,
+      KANSOKU_SERVER__INFLUXDB__DATABASE: DATABASE,
+      KANSOKU_SERVER__GROUP_ID: GROUP_ID,
+      KANSOKU_SERVER__API__PORT: String(port),
+      KANSOKU_AUTH_TOKENS: TENANTS.map(([tenant, token]) => `${token}:${tenant}:monasca-user`).join(','),
+    };
+  }, 60_000);
+
+  afterAll(async () => {
+    // Every step is attempted even when an earlier one fails, so that nothing outlives the run.
+    await Promise.allSettled(processes.map((p) => p.stop()));
+    await Promise.allSettled([kafka?.stop(), influx?.stop(), kubelet?.close(), proxy?.close()]);
+  });
+
+  function kansoku(args: readonly string[], extraEnv: Record<string, string> = {}): KansokuProcess {
+    const p = runKansoku(args, { ...env, ...extraEnv });
+    processes.push(p);
+    return p;
+  }
+
+  async function startServer(extraEnv: Record<string, string> = {}): Promise<KansokuProcess> {
+    const server = kansoku(['server'], extraEnv);
+    await server.waitFor(/tenant API listening/, 30_000);
+    return server;
+  }
+
+  const runAgentOnce = (): KansokuProcess => kansoku(['agent', '--once', '--output', 'bus', '--kubelet-url', kubelet.url, '--hostname', 'node-e2e']);
+
+  async function selfMetrics(): Promise<string> {
+    return (await fetch(`${api}/metrics`)).text();
+  }
+
+  async function measurements(token: string, name: string): Promise<ApiSeries[]> {
+    const url = `${api}/v2.0/metrics/measurements?name=${encodeURIComponent(name)}&start_time=2020-01-01T00:00:00Z&group_by=*`;
+    const res = await fetch(url, { headers: { 'x-auth-token': token } });
+    const body = (await res.json()) as { elements?: ApiSeries[] };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    return body.elements ?? [];
+  }
+
+  async function metricNames(token: string): Promise<string[]> {
+    const res = await fetch(`${api}/v2.0/metrics/names`, { headers: { 'x-auth-token': token } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { elements: { name: string }[] }).elements.map((e) => e.name);
+  }
+
+  /** Asked of Kafka itself, with a client of the test's own. */
+  async function withAdmin<T>(work: (admin: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> {
+    const admin = new Kafka({ brokers: [...kafka.brokers], clientId: 'e2e-admin', logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      return await work(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** How many messages topic "metrics" holds (the sum of its partitions' high watermarks). */
+  const messagesOnTopic = (): Promise<number> =>
+    withAdmin(async (admin) => (await admin.fetchTopicOffsets('metrics')).reduce((sum, p) => sum + Number(p.high), 0));
+
+  const committedOffsets = (groupId: string): Promise<string[]> =>
+    withAdmin(async (admin) => (await admin.fetchOffsets({ groupId, topics: ['metrics'] })).flatMap((t) => t.partitions.map((p) => p.offset)));
+
+  /** The databases influxd holds, asked directly rather than through the proxy. */
+  async function influxDatabases(): Promise<string[]> {
+    const res = await fetch(`${influx.url}/query?q=${encodeURIComponent('SHOW DATABASES')}`);
+    const body = (await res.json()) as { results: { series?: { values?: string[][] }[] }[] };
+    return (body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0] ?? '');
+  }
+
+  let published = 0;
+
+  it('loses nothing when the store is down and the server is then killed: offsets wait for the write', async () => {
+    const first = await startServer();
+
+    const agent = runAgentOnce();
+    expect(await agent.exited(), agent.stderr()).toBe(0);
+    published = await messagesOnTopic();
+    expect(published).toBeGreaterThan(0);
+
+    // The server keeps getting the batch back from a sink that cannot write, and writes nothing.
+    const during = await eventually(selfMetrics, (m) => (counter(m, 'kansoku_server_retries_total') ?? 0) >= 3, 30_000);
+    expect(counter(during, 'kansoku_server_retries_total')).toBeGreaterThanOrEqual(3);
+    expect(counter(during, 'kansoku_server_written_total') ?? 0).toBe(0);
+    expect(proxy.forwarded()).toBe(0);
+    expect(await influxDatabases()).not.toContain(DATABASE);
+
+    // A crash, not a shutdown: nothing gets a chance to commit on the way out.
+    first.child.kill('SIGKILL');
+    expect(await first.exited()).toBeNull();
+    expect(await committedOffsets(GROUP_ID), 'offsets committed before InfluxDB had the data').toEqual(['-1', '-1', '-1', '-1']);
+
+    // The store is back; a new process in the same group starts where the group's offsets are: at the beginning.
+    await proxy.forward();
+    await startServer();
+    const after = await eventually(selfMetrics, (m) => (counter(m, 'kansoku_server_written_total') ?? 0) >= published, 30_000);
+    expect(counter(after, 'kansoku_server_written_total')).toBe(published);
+
+    for (const [tenant, token] of TENANTS) {
+      const expected = expectedFromPage('container_memory_usage_bytes', tenant);
+      expect(expected.size).toBeGreaterThan(0);
+      const series = await measurements(token, 'container.mem.used_bytes');
+      const got = new Map(series.map((s) => [`${s.dimensions['pod_name']}/${s.dimensions['container_name']}`, s]));
+      expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+      for (const [key, want] of expected) {
+        expect(got.get(key)?.dimensions).toMatchObject({ namespace: tenant, hostname: 'node-e2e' });
+        expect(got.get(key)?.measurements).toEqual([[new Date(want.timestampMs).toISOString(), want.value, {}]]);
+      }
+    }
+    // Committed now that InfluxDB has it: every partition's offset has moved past what it held.
+    const committed = await eventually(
+      () => committedOffsets(GROUP_ID),
+      (offsets) => offsets.reduce((sum, o) => sum + Math.max(0, Number(o)), 0) === published,
+      10_000,
+    );
+    expect(committed.reduce((sum, o) => sum + Math.max(0, Number(o)), 0)).toBe(published);
+  }, 75_000);
+
+  it('writes nothing twice when a new consumer group reads the whole topic again', async () => {
+    expect(published, 'needs the data of the previous test').toBeGreaterThan(0);
+    const before = processes.at(-1);
+    await before?.stop();
+
+    await startServer({ KANSOKU_SERVER__GROUP_ID: `${GROUP_ID}-replay` });
+    // The new group starts at the beginning: it has written every message once more.
+    const replayed = await eventually(selfMetrics, (m) => (counter(m, 'kansoku_server_written_total') ?? 0) >= published, 30_000);
+    expect(counter(replayed, 'kansoku_server_written_total')).toBe(published);
+
+    // One point per series, and as many points in all as messages on the topic: nothing doubled.
+    let points = 0;
+    for (const [tenant, token] of TENANTS) {
+      const names = await metricNames(token);
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) {
+        for (const series of await measurements(token, name)) {
+          expect(series.dimensions['namespace'], `${tenant} ${name}`).toBe(tenant);
+          expect(series.measurements, `${name} ${JSON.stringify(series.dimensions)}`).toHaveLength(1);
+          points += series.measurements.length;
+        }
+      }
+    }
+    expect(points).toBe(published);
+    await processes.at(-1)?.stop();
+  }, 60_000);
+
+  it('exits non-zero with a message when Kafka is down, and delivers on a rerun once it is back', async () => {
+    const onTopic = await messagesOnTopic();
+    await kafka.brokerDown(-1);
+    try {
+      const startedMs = Date.now();
+      const agent = runAgentOnce();
+      const code = await Promise.race([agent.exited(), new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), AGENT_GIVES_UP_WITHIN_MS).unref())]);
+      const tookMs = Date.now() - startedMs;
+      expect(code, `agent after ${tookMs} ms; stderr:\n${agent.stderr().slice(-3_000)}`).toBe(1);
+      expect(agent.stderr()).toMatch(/^kansoku: the bus did not take \d+ measurements in time$/m);
+      // Reported, not crashed: no uncaught error printed by the CLI's last-resort handler.
+      expect(agent.stderr()).not.toMatch(/^kansoku: \w*Error\b/m);
+      expect(agent.stdout()).toBe('');
+    } finally {
+      await kafka.brokerUp(-1);
+    }
+    expect(await messagesOnTopic()).toBe(onTopic);
+
+    const rerun = runAgentOnce();
+    expect(await rerun.exited(), rerun.stderr()).toBe(0);
+    expect(await messagesOnTopic()).toBe(onTopic + published);
+  }, AGENT_GIVES_UP_WITHIN_MS + 20_000);
+});
