@@ -9,9 +9,8 @@ import { retryable, type DeliveryOutcome } from '../../core/outcome.js';
 import type { Health, Sink } from '../../core/pipeline.js';
 import { INFLUXDB_DEFAULTS, targetDatabase, type InfluxdbConfig } from './config.js';
 import { quoteIdentifier } from './influxql.js';
-import { encodeBatch } from './lineProtocol.js';
 import { InfluxdbV1Http, parseQueryResponse } from './v1Http.js';
-import { deliverInRequests, describeError, errorText, outcomeOfWrite, unreachable, type SentBatch } from './writeOutcome.js';
+import { deliverBatch, describeError, errorText, outcomeOfWrite, unreachable, type SentBatch } from './writeOutcome.js';
 
 export interface InfluxdbSinkDeps {
   /** The clock an HTTP-date Retry-After is measured against. */
@@ -38,10 +37,8 @@ export class InfluxdbV1Sink implements Sink<MetricEnvelope> {
     this.now = deps.now ?? Date.now;
   }
 
-  async deliver(batch: readonly MetricEnvelope[]): Promise<DeliveryOutcome<MetricEnvelope>> {
-    if (this.closing.signal.aborted) return retryable('the InfluxDB sink is closed', this.retryDelayMs);
-    const { lines, items, unencodable } = encodeBatch(batch);
-    return deliverInRequests({ lines, items }, unencodable, this.config.batchSize ?? INFLUXDB_DEFAULTS.batchSize, (request) => this.write(request));
+  deliver(batch: readonly MetricEnvelope[]): Promise<DeliveryOutcome<MetricEnvelope>> {
+    return deliverBatch(batch, this.config, this.closing.signal, (request) => this.write(request));
   }
 
   private async write(request: SentBatch): Promise<DeliveryOutcome<MetricEnvelope>> {

@@ -7,12 +7,11 @@
  */
 import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
 import type { MetricEnvelope } from '../../core/envelope.js';
-import { delivered, retryable, type DeliveryOutcome } from '../../core/outcome.js';
+import { delivered, type DeliveryOutcome } from '../../core/outcome.js';
 import type { Health, Sink } from '../../core/pipeline.js';
 import { INFLUXDB_DEFAULTS, targetDatabase, type InfluxdbConfig } from './config.js';
 import type { InfluxdbSinkDeps } from './influxdbV1Sink.js';
-import { encodeBatch } from './lineProtocol.js';
-import { deliverInRequests, describeError, outcomeOfWrite, unreachable, type SentBatch, type WriteResponse } from './writeOutcome.js';
+import { deliverBatch, describeError, outcomeOfWrite, unreachable, type SentBatch, type WriteResponse } from './writeOutcome.js';
 
 /** The client's error as the response it stands for; its headers are a plain object. */
 function responseOf(error: HttpError): WriteResponse {
@@ -50,10 +49,8 @@ export class InfluxdbV2Sink implements Sink<MetricEnvelope> {
     this.now = deps.now ?? Date.now;
   }
 
-  async deliver(batch: readonly MetricEnvelope[]): Promise<DeliveryOutcome<MetricEnvelope>> {
-    if (this.closing.signal.aborted) return retryable('the InfluxDB sink is closed', this.retryDelayMs);
-    const { lines, items, unencodable } = encodeBatch(batch);
-    return deliverInRequests({ lines, items }, unencodable, this.config.batchSize ?? INFLUXDB_DEFAULTS.batchSize, (request) => this.write(request));
+  deliver(batch: readonly MetricEnvelope[]): Promise<DeliveryOutcome<MetricEnvelope>> {
+    return deliverBatch(batch, this.config, this.closing.signal, (request) => this.write(request));
   }
 
   private async write(request: SentBatch): Promise<DeliveryOutcome<MetricEnvelope>> {

@@ -11,7 +11,8 @@
  */
 import type { MetricEnvelope } from '../../core/envelope.js';
 import { delivered, rejected, retryable, type DeliveryOutcome } from '../../core/outcome.js';
-import { INFLUXDB_DEFAULTS } from './config.js';
+import { INFLUXDB_DEFAULTS, type InfluxdbConfig } from './config.js';
+import { encodeBatch } from './lineProtocol.js';
 
 export interface WriteResponse {
   readonly status: number;
@@ -168,4 +169,16 @@ export async function deliverInRequests(
   }
   if (refused.length === 0) return delivered;
   return rejected(reasons.join('; '), refused, sent.items.length + unencodable.length - refused.length);
+}
+
+/** What both sinks do with a batch: refuse once closed, encode it once, write it in requests of `batchSize`. */
+export function deliverBatch(
+  batch: readonly MetricEnvelope[],
+  config: InfluxdbConfig,
+  closed: AbortSignal,
+  write: (request: SentBatch) => Promise<DeliveryOutcome<MetricEnvelope>>,
+): Promise<DeliveryOutcome<MetricEnvelope>> {
+  if (closed.aborted) return Promise.resolve(retryable('the InfluxDB sink is closed', config.retryDelayMs ?? INFLUXDB_DEFAULTS.retryDelayMs));
+  const { lines, items, unencodable } = encodeBatch(batch);
+  return deliverInRequests({ lines, items }, unencodable, config.batchSize ?? INFLUXDB_DEFAULTS.batchSize, write);
 }
