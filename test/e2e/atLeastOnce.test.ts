@@ -150,6 +150,27 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
     return (body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0] ?? '');
   }
 
+  /**
+   * Every series of every metric of both tenants, through the tenant API: each must hold
+   * exactly one point (the page has one sample per series), and there must be as many
+   * points in all as the agent put on the topic.
+   */
+  async function expectOnePointPerMessage(messages: number): Promise<void> {
+    let points = 0;
+    for (const [tenant, token] of TENANTS) {
+      const names = await metricNames(token);
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) {
+        for (const series of await measurements(token, name)) {
+          expect(series.dimensions['namespace'], `${tenant} ${name}`).toBe(tenant);
+          expect(series.measurements, `${name} ${JSON.stringify(series.dimensions)}`).toHaveLength(1);
+          points += series.measurements.length;
+        }
+      }
+    }
+    expect(points).toBe(messages);
+  }
+
   let published = 0;
 
   it('loses nothing when the store is down and the server is then killed: offsets wait for the write', async () => {
@@ -176,7 +197,8 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
     await proxy.forward();
     await startServer();
     const after = await eventually(selfMetrics, (m) => (counter(m, 'kansoku_server_written_total') ?? 0) >= published, 30_000);
-    expect(counter(after, 'kansoku_server_written_total')).toBe(published);
+    expect(counter(after, 'kansoku_server_written_total')).toBeGreaterThanOrEqual(published);
+    await expectOnePointPerMessage(published);
 
     for (const [tenant, token] of TENANTS) {
       const expected = expectedFromPage('container_memory_usage_bytes', tenant);
@@ -206,22 +228,9 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
     await startServer({ KANSOKU_SERVER__GROUP_ID: `${GROUP_ID}-replay` });
     // The new group starts at the beginning: it has written every message once more.
     const replayed = await eventually(selfMetrics, (m) => (counter(m, 'kansoku_server_written_total') ?? 0) >= published, 30_000);
-    expect(counter(replayed, 'kansoku_server_written_total')).toBe(published);
-
-    // One point per series, and as many points in all as messages on the topic: nothing doubled.
-    let points = 0;
-    for (const [tenant, token] of TENANTS) {
-      const names = await metricNames(token);
-      expect(names.length).toBeGreaterThan(0);
-      for (const name of names) {
-        for (const series of await measurements(token, name)) {
-          expect(series.dimensions['namespace'], `${tenant} ${name}`).toBe(tenant);
-          expect(series.measurements, `${name} ${JSON.stringify(series.dimensions)}`).toHaveLength(1);
-          points += series.measurements.length;
-        }
-      }
-    }
-    expect(points).toBe(published);
+    expect(counter(replayed, 'kansoku_server_written_total')).toBeGreaterThanOrEqual(published);
+    // Every message written twice now, yet one point per series and no more points than messages.
+    await expectOnePointPerMessage(published);
     await processes.at(-1)?.stop();
   }, 60_000);
 
@@ -236,7 +245,7 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
       expect(code, `agent after ${tookMs} ms; stderr:\n${agent.stderr().slice(-3_000)}`).toBe(1);
       expect(agent.stderr()).toMatch(/^kansoku: the bus did not take \d+ measurements in time$/m);
       // Reported, not crashed: no uncaught error printed by the CLI's last-resort handler.
-      expect(agent.stderr()).not.toMatch(/^kansoku: \w*Error\b/m);
+      expect(agent.stderr()).not.toMatch(/^kansoku: [^\n]*\n\s+at /m);
       expect(agent.stdout()).toBe('');
     } finally {
       await kafka.brokerUp(-1);
