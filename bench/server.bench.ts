@@ -14,6 +14,11 @@
  *   front. The sink is timed twice: on a fresh database (it creates every series) and
  *   again on the next scrapes (every series known), which is its steady state.
  *
+ * Informational rows: the line-protocol encoder alone per batch (the CPU the InfluxDB sink
+ * adds to the ceiling's work, in series with it), a multi-row INSERT (the room above the
+ * one-row SQLite ceiling), and the largest RSS growth seen between batches while a sink
+ * delivers (GC slack included, so a rough figure).
+ *
  * Each figure is the median of a few whole-workload repetitions rather than of
  * `medianMs`'s many short calls: a store's ingest rate only shows over many batches.
  */
