@@ -118,6 +118,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     if (output === 'stdout') fail('--output stdout goes with --once');
+    if (config.bus.kind === 'memory') fail('the agent alone cannot use the in-process bus (nothing in this process reads it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
     const bus = buildBus(config, logger);
     if (values['once']) {
       // One cycle onto the bus, then exit: non-zero when the bus did not take everything.
@@ -155,6 +156,7 @@ async function main(argv: string[]): Promise<void> {
   };
 
   if (cmd === 'alerting') {
+    if (config.bus.kind === 'memory') fail('alerting alone cannot use the in-process bus (nothing in this process writes it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
     const bus = buildBus(config, logger);
     const alerting = await startAlerting(alertingDeps(bus));
     waitForSignal(logger, [alerting]);

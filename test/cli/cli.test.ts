@@ -62,6 +62,15 @@ describe('kansoku CLI', () => {
     }
   });
 
+  it.each([
+    ['agent', ['agent', '--kubelet-url', 'http://127.0.0.1:1/metrics/cadvisor'], /agent alone cannot use the in-process bus/],
+    ['alerting', ['alerting'], /alerting alone cannot use the in-process bus/],
+  ])('%s refuses the in-process bus, which nothing would read in its own process', async (_name, args, message) => {
+    const p = runKansoku(args, {});
+    expect(await p.exited()).toBe(2);
+    expect(p.stderr()).toMatch(message);
+  });
+
   it('agent --once exits non-zero with a clear error when the kubelet is unreachable', async () => {
     const p = runKansoku(['agent', '--once', '--output', 'stdout', '--kubelet-url', 'http://127.0.0.1:1/metrics/cadvisor'], {});
     expect(await p.exited()).toBe(1);
