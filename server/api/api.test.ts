@@ -1,65 +1,30 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { Counters } from '../../core/counters.js';
-import { metricCodec } from '../../core/codec.js';
+import type { Counters } from '../../core/counters.js';
 import { TOPICS } from '../../core/envelope.js';
-import { MemoryBus } from '../../core/memoryBus.js';
-import type { BusConsumer } from '../../core/pipeline.js';
-import { ingestHandler } from '../ingest/ingestHandler.js';
-import { openDatabase } from '../sqlite/database.js';
-import { SqliteSink } from '../sqlite/sqliteSink.js';
-import { SqliteStore } from '../sqlite/sqliteStore.js';
-import { StaticTokenAuthenticator } from './auth.js';
-import { buildApiServer } from './server.js';
+import type { MemoryBus } from '../../core/memoryBus.js';
+import { startApiHarness, type ApiHarness } from './apiHarness.testkit.js';
 
 const TOKENS = 'tok-a:tenant-a:monasca-user,tok-b:tenant-b:monasca-user,tok-ro:tenant-a:monasca-read-only-user,tok-agent:tenant-a:monasca-agent,tok-admin:ops:admin';
 
 describe('tenant API over the in-process bus and the embedded store', () => {
+  let harness: ApiHarness;
   let app: FastifyInstance;
-  let consumer: BusConsumer;
   let counters: Counters;
   let bus: MemoryBus;
 
   beforeEach(async () => {
-    counters = new Counters();
-    bus = new MemoryBus({ capacity: 10_000, maxBatch: 500 });
-    const db = openDatabase(':memory:');
-    consumer = bus.consumer('server');
-    await consumer.run([TOPICS.metrics], ingestHandler({ codec: metricCodec, sink: new SqliteSink(db), deadLetter: bus.producer(), counters }));
-    app = await buildApiServer(
-      {
-        authenticator: StaticTokenAuthenticator.parse(TOKENS),
-        producer: bus.producer(),
-        store: new SqliteStore(db),
-        counters,
-        region: 'test',
-        maxQueryLimit: 10_000,
-        now: () => Date.now(),
-        health: () => Promise.resolve({ store: { healthy: true } }),
-      },
-      { host: '127.0.0.1', port: 0, bodyLimitBytes: 1 << 20, requestTimeoutMs: 10_000 },
-      pino({ level: 'silent' }),
-    );
+    harness = await startApiHarness(TOKENS);
+    ({ app, counters, bus } = harness);
   });
 
   afterEach(async () => {
-    await app.close();
-    await consumer.stop();
+    await harness.close();
   });
 
-  const post = (token: string, body: unknown, query = '') =>
-    app.inject({ method: 'POST', url: `/v2.0/metrics${query}`, headers: { 'x-auth-token': token, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
-  const get = (token: string, url: string) => app.inject({ method: 'GET', url, headers: { 'x-auth-token': token } });
-
-  async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-    for (let i = 0; i < 200; i++) {
-      const value = await read();
-      if (done(value)) return value;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return read();
-  }
+  const post = (token: string, body: unknown, query = '') => harness.post(token, body, query);
+  const get = (token: string, url: string) => harness.get(token, url);
+  const eventually = <T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> => harness.eventually(read, done);
 
   it('stores a posted metric and reads it back for its own tenant only', async () => {
     const ts = Date.UTC(2026, 0, 1, 12, 0, 0, 250);

@@ -1,0 +1,70 @@
+import pino from 'pino';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { Counters } from '../../core/counters.js';
+import { metricCodec } from '../../core/codec.js';
+import { TOPICS } from '../../core/envelope.js';
+import { MemoryBus } from '../../core/memoryBus.js';
+import type { BusConsumer } from '../../core/pipeline.js';
+import { ingestHandler } from '../ingest/ingestHandler.js';
+import { openDatabase } from '../sqlite/database.js';
+import { SqliteSink } from '../sqlite/sqliteSink.js';
+import { SqliteStore } from '../sqlite/sqliteStore.js';
+import { StaticTokenAuthenticator } from './auth.js';
+import { buildApiServer } from './server.js';
+
+/**
+ * The tenant API over the in-process bus, the ingest handler and an in-memory embedded
+ * store: the whole server path, driven through fastify's `inject`.
+ */
+export interface ApiHarness {
+  readonly app: FastifyInstance;
+  readonly bus: MemoryBus;
+  readonly counters: Counters;
+  post(token: string, body: unknown, query?: string): Promise<LightMyRequestResponse>;
+  get(token: string, url: string): Promise<LightMyRequestResponse>;
+  /** Polls `read` until `done` holds (the bus and sink are asynchronous), then returns the last answer. */
+  eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function startApiHarness(tokens: string): Promise<ApiHarness> {
+  const counters = new Counters();
+  const bus = new MemoryBus({ capacity: 10_000, maxBatch: 500 });
+  const db = openDatabase(':memory:');
+  const consumer: BusConsumer = bus.consumer('server');
+  await consumer.run([TOPICS.metrics], ingestHandler({ codec: metricCodec, sink: new SqliteSink(db), deadLetter: bus.producer(), counters }));
+  const app = await buildApiServer(
+    {
+      authenticator: StaticTokenAuthenticator.parse(tokens),
+      producer: bus.producer(),
+      store: new SqliteStore(db),
+      counters,
+      region: 'test',
+      maxQueryLimit: 10_000,
+      now: () => Date.now(),
+      health: () => Promise.resolve({ store: { healthy: true } }),
+    },
+    { host: '127.0.0.1', port: 0, bodyLimitBytes: 1 << 20, requestTimeoutMs: 10_000 },
+    pino({ level: 'silent' }),
+  );
+  return {
+    app,
+    bus,
+    counters,
+    post: (token, body, query = '') =>
+      app.inject({ method: 'POST', url: `/v2.0/metrics${query}`, headers: { 'x-auth-token': token, 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
+    get: (token, url) => app.inject({ method: 'GET', url, headers: { 'x-auth-token': token } }),
+    async eventually(read, done) {
+      for (let i = 0; i < 200; i++) {
+        const value = await read();
+        if (done(value)) return value;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return read();
+    },
+    async close() {
+      await app.close();
+      await consumer.stop();
+    },
+  };
+}
