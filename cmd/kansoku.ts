@@ -121,8 +121,8 @@ async function main(argv: string[]): Promise<void> {
     if (config.bus.kind === 'memory') fail('the agent alone cannot use the in-process bus (nothing in this process reads it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
     const bus = buildBus(config, logger);
     if (values['once']) {
-      // One cycle onto the bus, then exit: non-zero when the bus did not take everything.
-      const unsent = await publishOnce(sources, bus.producer(), counters, 30_000);
+      // One cycle onto the bus within one interval, then exit: non-zero when the bus did not take everything.
+      const unsent = await publishOnce(sources, bus.producer(), counters, config.agent.interval_seconds * 1000);
       process.exitCode = unsent > 0 ? 1 : 0;
       if (unsent > 0) process.stderr.write(`kansoku: the bus did not take ${unsent} measurements in time\n`);
       return;

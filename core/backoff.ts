@@ -15,12 +15,15 @@ export function backoffDelayMs(attempt: number, policy: BackoffPolicy, requested
   return Math.max(Math.round(jittered), Math.min(requestedMs, policy.maxDelayMs));
 }
 
-/** Resolves after `ms`, or at once when the signal aborts; timers never hold the process open. */
+/**
+ * Resolves after `ms`, or at once when the signal aborts. The timer holds the process
+ * open on purpose: a wait between retries is the work in progress (an agent whose bus is
+ * down must not exit 0 mid-retry); shutdown ends it through the signal.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const timer = setTimeout(done, ms);
-    timer.unref();
     signal?.addEventListener('abort', done, { once: true });
     function done(): void {
       clearTimeout(timer);

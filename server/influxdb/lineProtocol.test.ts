@@ -50,6 +50,16 @@ describe('encodeMetric', () => {
       line: 'cpu.idle_perc,_tenant_id=tenant-a value=42.5,value_meta="{}" 1700000000123',
     },
     {
+      name: 'tag keys sort by UTF-8 bytes: U+E000 before an astral character, unlike UTF-16 order',
+      input: envelope({ dimensions: { '😀': '1', '\uE000': '2', é: '3', a: '4' } }),
+      line: 'cpu.idle_perc,_region=useast,_tenant_id=tenant-a,a=4,é=3,\uE000=2,😀=1 value=42.5,value_meta="{}" 1700000000123',
+    },
+    {
+      name: 'an escaped tenant or region tag among plain dimensions',
+      input: envelope({ tenantId: 'tenant a', region: 'us=east', dimensions: { host: 'h1' } }),
+      line: 'cpu.idle_perc,_region=us\\=east,_tenant_id=tenant\\ a,host=h1 value=42.5,value_meta="{}" 1700000000123',
+    },
+    {
       name: 'integral values stay floats, large ones use exponents, timestamps are rounded to ms',
       input: envelope({ value: 1e300, timestamp: 1_700_000_000_123.6 }),
       line: 'cpu.idle_perc,_region=useast,_tenant_id=tenant-a value=1e+300,value_meta="{}" 1700000000124',
@@ -78,6 +88,76 @@ describe('encodeMetric', () => {
       if (!result.ok) expect(result.error).toMatch(error);
     });
   }
+});
+
+/**
+ * The encoder as first written, plainly: tags as pairs sorted by their UTF-8 bytes, every
+ * text escaped. encodeMetric takes shortcuts for speed; the property below holds it to this.
+ */
+function referenceEncode(input: MetricEnvelope): { ok: true; value: string } | { ok: false; error: string } {
+  const { metric, meta } = input;
+  const problem = (what: string, text: string): string | undefined =>
+    text.length === 0 ? `${what} is empty` : text.includes('\n') ? `${what} has a newline` : text.includes('\\') ? `${what} has a backslash` : undefined;
+  const refuse = (error: string) => ({ ok: false as const, error });
+  const nameProblem = problem('metric name', metric.name);
+  if (nameProblem) return refuse(nameProblem);
+  if (metric.name.startsWith('#')) return refuse('metric name starts with "#", which InfluxDB reads as a comment');
+  if (!Number.isFinite(metric.value)) return refuse('value is not finite');
+  const timestampMs = Math.round(metric.timestamp);
+  if (!(Math.abs(timestampMs) <= 9_223_372_036_854)) return refuse('timestamp is outside the range InfluxDB can store');
+  const tenantProblem = problem('tenant id', meta.tenantId);
+  if (tenantProblem) return refuse(tenantProblem);
+  const tags: [string, string][] = [['_tenant_id', meta.tenantId]];
+  if (meta.region.length > 0) {
+    const regionProblem = problem('region', meta.region);
+    if (regionProblem) return refuse(regionProblem);
+    tags.push(['_region', meta.region]);
+  }
+  for (const [key, value] of Object.entries(metric.dimensions)) {
+    if (['_tenant_id', '_region', 'time'].includes(key)) return refuse(`dimension name ${JSON.stringify(key)} is reserved`);
+    const what = `dimension ${JSON.stringify(key.slice(0, 64))}`;
+    const dimensionProblem = problem(what, key) ?? problem(`${what} value`, value);
+    if (dimensionProblem) return refuse(dimensionProblem);
+    tags.push([key, value]);
+  }
+  tags.sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  const escape = (text: string, special: RegExp) => text.replace(special, (c) => `\\${c}`);
+  const tagText = tags.map(([k, v]) => `,${escape(k, /[,= ]/g)}=${escape(v, /[,= ]/g)}`).join('');
+  const valueMeta = `"${escape(JSON.stringify(metric.value_meta ?? {}), /[\\"]/g)}"`;
+  return { ok: true, value: `${escape(metric.name, /[, ]/g)}${tagText} value=${String(metric.value)},value_meta=${valueMeta} ${timestampMs}` };
+}
+
+// Text that takes every path of the encoder: plain ASCII, escapable and refused characters,
+// and the ranges where UTF-16 and UTF-8 order differ (U+E000–U+FFFF, astral pairs, lone surrogates).
+const anyText = fc.string({
+  unit: fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom('a', 'b', 'z', 'A', '0', '_', '.', '-') },
+    { weight: 2, arbitrary: fc.constantFrom(',', '=', ' ', '"', '#', '\n', '\\') },
+    { weight: 2, arbitrary: fc.constantFrom('é', '☃', '\uD7FF', '\uE000', '\uFFFD', '\uFFFF', '😀', '𐀀', '\uD800', '\uDFFF') },
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+  ),
+  maxLength: 8,
+});
+
+describe('encodeMetric against the reference encoder (property)', () => {
+  it('gives the same line, or the same refusal, for any metric', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(anyText, fc.constantFrom('cpu', '#cpu')),
+        fc.dictionary(fc.oneof({ weight: 5, arbitrary: anyText }, fc.constantFrom('_tenant_id', '_region', 'time')), anyText, { maxKeys: 6 }),
+        fc.oneof(fc.double(), fc.constant(-0)),
+        fc.oneof(fc.integer({ min: -9_300_000_000_000, max: 9_300_000_000_000 }), fc.double({ noNaN: true })),
+        fc.option(fc.dictionary(anyText, anyText, { maxKeys: 3 }), { nil: null }),
+        fc.oneof(anyText, fc.constant('tenant-a')),
+        fc.oneof(anyText, fc.constant('')),
+        (name, dimensions, value, timestamp, valueMeta, tenantId, region) => {
+          const input = envelope({ name, dimensions, value, timestamp, valueMeta, tenantId, region });
+          expect(encodeMetric(input)).toEqual(referenceEncode(input));
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
 });
 
 describe('encodeBatch', () => {

@@ -16,67 +16,110 @@ export const RESERVED_TAG_KEYS: ReadonlySet<string> = new Set([TENANT_TAG, REGIO
 // InfluxDB keeps nanoseconds in an int64: about ±292 years around 1970, in milliseconds.
 const MAX_TIMESTAMP_MS = 9_223_372_036_854;
 
+// Tested before replacing: most text needs no escaping, and a test allocates nothing.
+const MEASUREMENT_SPECIAL = /[, ]/;
+const TAG_SPECIAL = /[,= ]/;
+const FIELD_STRING_SPECIAL = /[\\"]/;
+const UNREPRESENTABLE = /[\n\\]/;
+/**
+ * Where UTF-16 code-unit order and UTF-8 byte order part ways: a surrogate (U+D800–U+DFFF)
+ * sorts below U+E000–U+FFFF in UTF-16, the code point it stands for above them in UTF-8.
+ * Keys without these sort the same either way (code-point order).
+ */
+const UTF16_ORDER_DIFFERS = /[\uD800-\uFFFF]/;
+/** What makes a tag key or value other than plain: unrepresentable, escaped, or sorted apart in UTF-16 and UTF-8. */
+const NOT_PLAIN = /[\n\\,= \uD800-\uFFFF]/;
+/** `value_meta` of a metric without one: `{}` as a quoted field string. */
+const EMPTY_VALUE_META = '"{}"';
+
 export function escapeMeasurement(name: string): string {
-  return name.replace(/[, ]/g, (c) => `\\${c}`);
+  return MEASUREMENT_SPECIAL.test(name) ? name.replace(/[, ]/g, (c) => `\\${c}`) : name;
 }
 
 export function escapeTag(keyOrValue: string): string {
-  return keyOrValue.replace(/[,= ]/g, (c) => `\\${c}`);
+  return TAG_SPECIAL.test(keyOrValue) ? keyOrValue.replace(/[,= ]/g, (c) => `\\${c}`) : keyOrValue;
 }
 
 export function quoteFieldString(value: string): string {
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  return `"${FIELD_STRING_SPECIAL.test(value) ? value.replace(/[\\"]/g, (c) => `\\${c}`) : value}"`;
 }
 
 /**
- * Why a name, key or value cannot travel in line protocol and come back the same, if it
- * cannot. A newline ends the line. InfluxDB 1.x never unescapes a backslash in keys, so
- * one before a comma, space or at the end is ambiguous (Monasca forbids `\` anyway).
+ * Whether a name, key or value can travel in line protocol and come back the same. A
+ * newline ends the line. InfluxDB 1.x never unescapes a backslash in keys, so one before
+ * a comma, space or at the end is ambiguous (Monasca forbids `\` anyway).
  */
-function unrepresentable(what: string, text: string): string | undefined {
-  if (text.length === 0) return `${what} is empty`;
-  if (text.includes('\n')) return `${what} has a newline`;
-  if (text.includes('\\')) return `${what} has a backslash`;
-  return undefined;
+function representable(text: string): boolean {
+  return text.length > 0 && !UNREPRESENTABLE.test(text);
 }
 
+/** Representable, needs no escape as a tag key or value, and sorts alike in UTF-16 and UTF-8. */
+function isPlain(text: string): boolean {
+  return text.length > 0 && !NOT_PLAIN.test(text);
+}
+
+/** Why `representable(text)` is false; built only then, as the text of a refusal. */
+function unrepresentable(what: string, text: string): string {
+  if (text.length === 0) return `${what} is empty`;
+  return text.includes('\n') ? `${what} has a newline` : `${what} has a backslash`;
+}
+
+/** InfluxDB's order of tag keys, by their bytes; slow, so only for keys where UTF-16 order differs. */
 function byUtf8(a: string, b: string): number {
-  // InfluxDB orders tags by their bytes; UTF-16 order differs above U+FFFF.
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /** One envelope as one line, or why it cannot be written faithfully. */
 export function encodeMetric(envelope: MetricEnvelope): Checked<string> {
   const { metric, meta } = envelope;
-  const nameProblem = unrepresentable('metric name', metric.name);
-  if (nameProblem) return fail(nameProblem);
+  const { name, dimensions } = metric;
+  if (!representable(name)) return fail(unrepresentable('metric name', name));
   // A line whose first character is `#` is a comment: InfluxDB answers 204 and stores nothing.
-  if (metric.name.startsWith('#')) return fail('metric name starts with "#", which InfluxDB reads as a comment');
+  if (name.startsWith('#')) return fail('metric name starts with "#", which InfluxDB reads as a comment');
   if (!Number.isFinite(metric.value)) return fail('value is not finite');
   const timestampMs = Math.round(metric.timestamp);
   if (!(Math.abs(timestampMs) <= MAX_TIMESTAMP_MS)) return fail('timestamp is outside the range InfluxDB can store');
-  const tenantProblem = unrepresentable('tenant id', meta.tenantId);
-  if (tenantProblem) return fail(tenantProblem);
-
-  const tags: [string, string][] = [[TENANT_TAG, meta.tenantId]];
+  const { tenantId, region } = meta;
+  // Most text is plain: one test for each, then no escaping and a plain string sort.
+  let tagsArePlain = isPlain(tenantId);
+  if (!tagsArePlain && !representable(tenantId)) return fail(unrepresentable('tenant id', tenantId));
   // An empty tag value cannot be written; InfluxDB reads a missing tag as empty anyway.
-  if (meta.region.length > 0) {
-    const regionProblem = unrepresentable('region', meta.region);
-    if (regionProblem) return fail(regionProblem);
-    tags.push([REGION_TAG, meta.region]);
+  const hasRegion = region.length > 0;
+  if (hasRegion && !isPlain(region)) {
+    if (!representable(region)) return fail(unrepresentable('region', region));
+    tagsArePlain = false;
   }
-  for (const [key, value] of Object.entries(metric.dimensions)) {
-    if (RESERVED_TAG_KEYS.has(key)) return fail(`dimension name ${JSON.stringify(key)} is reserved`);
-    const problem = unrepresentable(`dimension ${JSON.stringify(key.slice(0, 64))}`, key) ?? unrepresentable(`dimension ${JSON.stringify(key.slice(0, 64))} value`, value);
-    if (problem) return fail(problem);
-    tags.push([key, value]);
-  }
-  tags.sort(([a], [b]) => byUtf8(a, b));
 
-  const tagText = tags.map(([k, v]) => `,${escapeTag(k)}=${escapeTag(v)}`).join('');
-  const valueMeta = quoteFieldString(JSON.stringify(metric.value_meta ?? {}));
+  const keys = Object.keys(dimensions);
+  let utf16OrderIsUtf8Order = true;
+  for (const key of keys) {
+    if (RESERVED_TAG_KEYS.has(key)) return fail(`dimension name ${JSON.stringify(key)} is reserved`);
+    const value = dimensions[key] as string;
+    if (isPlain(key) && isPlain(value)) continue;
+    if (!representable(key)) return fail(unrepresentable(`dimension ${JSON.stringify(key.slice(0, 64))}`, key));
+    if (!representable(value)) return fail(unrepresentable(`dimension ${JSON.stringify(key.slice(0, 64))} value`, value));
+    tagsArePlain = false;
+    if (UTF16_ORDER_DIFFERS.test(key)) utf16OrderIsUtf8Order = false;
+  }
+  keys.push(TENANT_TAG);
+  if (hasRegion) keys.push(REGION_TAG);
+  // Keys are distinct, so the sort needs no tie-break.
+  if (utf16OrderIsUtf8Order) keys.sort();
+  else keys.sort(byUtf8);
+
+  // Joined once into a flat string: `+=` leaves a rope of small strings that lives until the
+  // batch is joined, copied by every scavenge meanwhile (joining is 1.3x as fast here).
+  const parts: string[] = [escapeMeasurement(name)];
+  for (const key of keys) {
+    // No dimension is called like a reserved tag (refused above), so the key says whose value it is.
+    const value = key === TENANT_TAG ? tenantId : key === REGION_TAG ? region : (dimensions[key] as string);
+    if (tagsArePlain) parts.push(',', key, '=', value);
+    else parts.push(',', escapeTag(key), '=', escapeTag(value));
+  }
+  const valueMeta = metric.value_meta ? quoteFieldString(JSON.stringify(metric.value_meta)) : EMPTY_VALUE_META;
   // String(-0) is "0" and exponents come out as "1e+21", both of which InfluxDB parses as floats.
-  return ok(`${escapeMeasurement(metric.name)}${tagText} value=${String(metric.value)},value_meta=${valueMeta} ${timestampMs}`);
+  parts.push(' value=', String(metric.value), ',value_meta=', valueMeta, ' ', String(timestampMs));
+  return ok(parts.join(''));
 }
 
 export interface EncodedBatch {
