@@ -9,15 +9,18 @@
  *   same new series; the two sides alternate so that a warming or filling influxd
  *   favours neither.
  * - The embedded store: `SqliteSink.deliver` into a fresh file-backed database (WAL, as
- *   `openDatabase` sets it up) against the least SQL it must run: one prepared
- *   `INSERT INTO points` per point, one transaction per batch, the series created up
- *   front. The sink is timed twice: on a fresh database (it creates every series) and
- *   again on the next scrapes (every series known), which is its steady state.
+ *   `openDatabase` sets it up), timed twice: on the first scrapes (it creates every
+ *   series) and then on the next ones (every series known), its steady state. Against
+ *   the least SQL it must run, bare, into a second database taken through the same
+ *   states: per batch one transaction, a plain `INSERT INTO series` for each series the
+ *   batch is first to name, then its points `POINTS_PER_STATEMENT` to a prepared
+ *   multi-row `INSERT INTO points`, as the sink writes them; every id known beforehand.
  *
  * Informational rows: the line-protocol encoder alone per batch (the CPU the InfluxDB sink
- * adds to the ceiling's work, in series with it), a multi-row INSERT (the room above the
- * one-row SQLite ceiling), and the largest RSS growth seen between batches while a sink
- * delivers (GC slack included, so a rough figure).
+ * adds to the ceiling's work, in series with it), the multi-row INSERT against the
+ * one-row INSERT of the earlier SQLite ceiling (series pre-created, fresh databases), and
+ * the largest RSS growth seen between batches while a sink delivers (GC slack included,
+ * so a rough figure).
  *
  * Each figure is the median of a few whole-workload repetitions rather than of
  * `medianMs`'s many short calls: a store's ingest rate only shows over many batches.
@@ -35,7 +38,7 @@ import { InfluxdbV1Sink } from '../server/influxdb/influxdbV1Sink.js';
 import { encodeBatch } from '../server/influxdb/lineProtocol.js';
 import { parseQueryResponse } from '../server/influxdb/v1Http.js';
 import { dimensionsKey, openDatabase, type SqliteDatabase } from '../server/sqlite/database.js';
-import { SqliteSink } from '../server/sqlite/sqliteSink.js';
+import { POINTS_PER_STATEMENT, SqliteSink } from '../server/sqlite/sqliteSink.js';
 import { startInfluxd } from '../test/influxdb/influxd.js';
 import { benchResult, medianMs, type BenchResult } from './harness.js';
 
@@ -47,8 +50,6 @@ const BATCH_SIZE = 5_000;
 /** Timed repetitions per side; the median is reported. The first, untimed, is a warm-up. */
 const REPETITIONS = 5;
 const REGION = 'RegionOne';
-/** Points per statement of the multi-row ceiling; gains level off from about 50. */
-const MULTI_ROW_STATEMENT_ROWS = 100;
 const WORKLOAD_LABEL = `k8s 1.25 kubelet page × ${NODES} nodes × ${SCRAPES} scrapes, ${BATCH_SIZE.toLocaleString('en-US')}-point batches`;
 const INFLUXDB_GOAL = '>= 0.8x ceiling';
 
@@ -238,50 +239,81 @@ async function measureInfluxdb(workload: readonly MetricEnvelope[]): Promise<Inf
 // --- The embedded store (SQLite through libsql) -------------------------------------------
 
 type PointRow = readonly [seriesId: number, timestampMs: number, value: number, valueMeta: string | null];
+type SeriesRow = readonly [id: number, tenantId: string, region: string, name: string, dimensionsKey: string, dimensions: string];
 
-/** The series of `workload` inserted up front, and its points as the rows the ceiling inserts. */
-function preparePointRows(db: SqliteDatabase, workload: readonly MetricEnvelope[]): PointRow[] {
-  const insertSeries = db.prepare('INSERT INTO series (tenant_id, region, name, dimensions_key, dimensions) VALUES (?, ?, ?, ?, ?)');
-  const ids = new Map<string, number>();
-  const rows: PointRow[] = [];
-  db.transaction(() => {
-    for (const { metric, meta } of workload) {
-      const key = dimensionsKey(metric.dimensions);
-      const seriesKey = `${meta.tenantId}\u0000${metric.name}\u0000${key}`;
-      let id = ids.get(seriesKey);
-      if (id === undefined) {
-        id = Number(insertSeries.run(meta.tenantId, meta.region, metric.name, key, JSON.stringify(metric.dimensions)).lastInsertRowid);
-        ids.set(seriesKey, id);
-      }
-      rows.push([id, metric.timestamp, metric.value, metric.value_meta ? JSON.stringify(metric.value_meta) : null]);
-    }
-  })();
-  return rows;
+/** What a ceiling inserts for one batch: the series the batch is first to name, then its points. */
+interface RowBatch {
+  readonly series: readonly SeriesRow[];
+  readonly points: readonly PointRow[];
 }
 
 /**
- * Milliseconds to insert `rowBatches`, one transaction per batch, `rowsPerStatement`
- * points per prepared INSERT (the remainder of a batch one by one). Nothing else: the
- * series exist and their ids are known.
+ * The rows of `batches`, computed before any timing. Series ids are assigned here in order
+ * of first appearance; `ids` carries them from one workload to the next.
  */
-function insertBare(db: SqliteDatabase, rowBatches: readonly (readonly PointRow[])[], rowsPerStatement: number): number {
+function rowBatches(batches: readonly (readonly MetricEnvelope[])[], ids: Map<string, number>): RowBatch[] {
+  return batches.map((batch) => {
+    const series: SeriesRow[] = [];
+    const points: PointRow[] = [];
+    for (const { metric, meta } of batch) {
+      const key = dimensionsKey(metric.dimensions);
+      const seriesKey = JSON.stringify([meta.tenantId, metric.name, key]);
+      let id = ids.get(seriesKey);
+      if (id === undefined) {
+        id = ids.size + 1;
+        ids.set(seriesKey, id);
+        series.push([id, meta.tenantId, meta.region, metric.name, key, JSON.stringify(metric.dimensions)]);
+      }
+      points.push([id, metric.timestamp, metric.value, metric.value_meta ? JSON.stringify(metric.value_meta) : null]);
+    }
+    return { series, points };
+  });
+}
+
+const INSERT_SERIES = 'INSERT INTO series (id, tenant_id, region, name, dimensions_key, dimensions) VALUES (?, ?, ?, ?, ?, ?)';
+
+/** The series of `batches` inserted in one untimed transaction; returns the batches' points alone. */
+function preCreateSeries(db: SqliteDatabase, batches: readonly RowBatch[]): RowBatch[] {
+  const insertSeries = db.prepare(INSERT_SERIES);
+  db.transaction(() => {
+    for (const { series } of batches) for (const row of series) insertSeries.run(row);
+  })();
+  return batches.map(({ points }) => ({ series: [], points }));
+}
+
+/**
+ * Milliseconds to insert `batches`, one transaction per batch: a bare INSERT per new
+ * series, then the points `rowsPerStatement` to a prepared INSERT (the remainder of a
+ * batch one by one). Nothing else: every id is known, and every statement's parameters
+ * are laid out in one array, before the clock starts.
+ */
+function insertBare(db: SqliteDatabase, batches: readonly RowBatch[], rowsPerStatement: number): number {
+  const insertSeries = db.prepare(INSERT_SERIES);
   const insert = (rows: number) => db.prepare(`INSERT INTO points (series_id, timestamp_ms, value, value_meta) VALUES ${Array<string>(rows).fill('(?, ?, ?, ?)').join(', ')}`);
   const insertMany = insert(rowsPerStatement);
   const insertOne = insert(1);
-  const insertBatch = db.transaction((rows: readonly PointRow[]) => {
-    let at = 0;
-    if (rowsPerStatement > 1) for (; at + rowsPerStatement <= rows.length; at += rowsPerStatement) insertMany.run(...rows.slice(at, at + rowsPerStatement).flat());
-    for (; at < rows.length; at++) insertOne.run(...(rows[at] ?? []));
+  const bound = batches.map(({ series, points }) => {
+    const whole = points.length - (points.length % rowsPerStatement);
+    const statements: PointRow[number][][] = [];
+    for (let at = 0; at < whole; at += rowsPerStatement) statements.push(points.slice(at, at + rowsPerStatement).flat());
+    return { series, statements, rest: points.slice(whole) };
+  });
+  const insertBatch = db.transaction(({ series, statements, rest }: (typeof bound)[number]) => {
+    for (const row of series) insertSeries.run(row);
+    for (const params of statements) insertMany.run(params);
+    for (const row of rest) insertOne.run(row);
   });
   const start = performance.now();
-  for (const rows of rowBatches) insertBatch(rows);
+  for (const batch of bound) insertBatch(batch);
   return performance.now() - start;
 }
 
 interface SqliteFigures {
   readonly newSeriesMs: number;
   readonly knownSeriesMs: number;
-  readonly ceilingMs: number;
+  readonly newSeriesCeilingMs: number;
+  readonly knownSeriesCeilingMs: number;
+  readonly oneRowMs: number;
   readonly multiRowMs: number;
   readonly sinkPeakRssGrowthBytes: number;
 }
@@ -289,15 +321,22 @@ interface SqliteFigures {
 async function measureSqlite(workload: readonly MetricEnvelope[], nextScrapes: readonly MetricEnvelope[]): Promise<SqliteFigures> {
   const batches = inBatches(workload);
   const nextBatches = inBatches(nextScrapes);
+  const ids = new Map<string, number>();
+  const rows = rowBatches(batches, ids);
+  const nextRows = rowBatches(nextBatches, ids);
+  if (nextRows.some(({ series }) => series.length > 0)) throw new Error('the next scrapes name series the first ones do not');
   const dir = mkdtempSync(join(tmpdir(), 'kansoku-bench-sqlite-'));
   try {
     const newSeriesRuns: Timed[] = [];
     const knownSeriesRuns: Timed[] = [];
-    const ceilingRuns: number[] = [];
+    const newSeriesCeilingRuns: number[] = [];
+    const knownSeriesCeilingRuns: number[] = [];
+    const oneRowRuns: number[] = [];
     const multiRowRuns: number[] = [];
     for (let repetition = 0; repetition <= REPETITIONS; repetition++) {
       const sinkDb = openDatabase(join(dir, `sink-${repetition}.db`));
       const ceilingDb = openDatabase(join(dir, `ceiling-${repetition}.db`));
+      const oneRowDb = openDatabase(join(dir, `one-row-${repetition}.db`));
       const multiRowDb = openDatabase(join(dir, `multi-row-${repetition}.db`));
       try {
         const sink = new SqliteSink(sinkDb);
@@ -310,30 +349,38 @@ async function measureSqlite(workload: readonly MetricEnvelope[], nextScrapes: r
         const newSeries = await timed(deliverAll(batches));
         const knownSeries = await timed(deliverAll(nextBatches));
 
-        const ceilingMs = insertBare(ceilingDb, inBatches(preparePointRows(ceilingDb, workload)), 1);
-        const multiRowMs = insertBare(multiRowDb, inBatches(preparePointRows(multiRowDb, workload)), MULTI_ROW_STATEMENT_ROWS);
+        // The sink's statements, bare, through the same database states, batches and transactions.
+        const newSeriesCeilingMs = insertBare(ceilingDb, rows, POINTS_PER_STATEMENT);
+        const knownSeriesCeilingMs = insertBare(ceilingDb, nextRows, POINTS_PER_STATEMENT);
+        const oneRowMs = insertBare(oneRowDb, preCreateSeries(oneRowDb, rows), 1);
+        const multiRowMs = insertBare(multiRowDb, preCreateSeries(multiRowDb, rows), POINTS_PER_STATEMENT);
 
-        const count = (db: SqliteDatabase): number => (db.prepare('SELECT count(*) AS n FROM points').get() as { n: number }).n;
-        const [sunk, stored, storedMultiRow] = [count(sinkDb), count(ceilingDb), count(multiRowDb)];
-        if (sunk !== workload.length + nextScrapes.length || stored !== workload.length || storedMultiRow !== workload.length) {
-          throw new Error(`sqlite stored ${sunk} points from the sink (of ${workload.length + nextScrapes.length}), ${stored} and ${storedMultiRow} from the ceilings (of ${workload.length})`);
-        }
+        const count = (db: SqliteDatabase, table: 'points' | 'series'): number => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+        const stored = [count(sinkDb, 'points'), count(ceilingDb, 'points'), count(oneRowDb, 'points'), count(multiRowDb, 'points'), count(sinkDb, 'series'), count(ceilingDb, 'series')];
+        const both = workload.length + nextScrapes.length;
+        const expected = [both, both, workload.length, workload.length, ids.size, ids.size];
+        if (stored.join() !== expected.join()) throw new Error(`sqlite stored ${stored.join(', ')} points and series where ${expected.join(', ')} were expected`);
         if (repetition > 0) {
           newSeriesRuns.push(newSeries);
           knownSeriesRuns.push(knownSeries);
-          ceilingRuns.push(ceilingMs);
+          newSeriesCeilingRuns.push(newSeriesCeilingMs);
+          knownSeriesCeilingRuns.push(knownSeriesCeilingMs);
+          oneRowRuns.push(oneRowMs);
           multiRowRuns.push(multiRowMs);
         }
       } finally {
         sinkDb.close();
         ceilingDb.close();
+        oneRowDb.close();
         multiRowDb.close();
       }
     }
     return {
       newSeriesMs: median(newSeriesRuns.map((r) => r.ms)),
       knownSeriesMs: median(knownSeriesRuns.map((r) => r.ms)),
-      ceilingMs: median(ceilingRuns),
+      newSeriesCeilingMs: median(newSeriesCeilingRuns),
+      knownSeriesCeilingMs: median(knownSeriesCeilingRuns),
+      oneRowMs: median(oneRowRuns),
       multiRowMs: median(multiRowRuns),
       sinkPeakRssGrowthBytes: Math.max(...[...newSeriesRuns, ...knownSeriesRuns].map((r) => r.peakRssGrowthBytes)),
     };
@@ -354,7 +401,10 @@ export async function run(): Promise<BenchResult[]> {
   const sqlite = await measureSqlite(workload, nextScrapes);
 
   const ceiling = 'influxd /write of pre-encoded line protocol, same points, same batches';
-  const sqliteCeiling = 'bare prepared INSERT INTO points, one transaction per batch, series pre-created';
+  const statementRows = `${POINTS_PER_STATEMENT} rows/statement`;
+  const newSeriesCeiling = `bare INSERT INTO series per new series + multi-row INSERT INTO points (${statementRows}), fresh database, one transaction per batch: the least SQL the sink must run`;
+  const knownSeriesCeiling = `bare multi-row INSERT INTO points (${statementRows}) of the next scrapes into that database, one transaction per batch: the least SQL the sink must run`;
+  const oneRowCeiling = 'bare one-row INSERT INTO points, series pre-created, fresh database (the ceiling before the sink wrote multi-row statements)';
   return [
     benchResult({ name: `InfluxdbV1Sink.deliver into influxd 1.6, ${WORKLOAD_LABEL}`, unit: 'points/s', value: perSecond(influxdb.sinkMs), baseline: ceiling, baseline_value: perSecond(influxdb.ceilingMs), goal: INFLUXDB_GOAL }),
     benchResult({
@@ -373,15 +423,15 @@ export async function run(): Promise<BenchResult[]> {
       baseline_value: megabytes(influxdb.ceilingPeakRssGrowthBytes),
       goal: 'informational',
     }),
-    benchResult({ name: `SqliteSink.deliver, new series (fresh file database, WAL), ${WORKLOAD_LABEL}`, unit: 'points/s', value: perSecond(sqlite.newSeriesMs), baseline: sqliteCeiling, baseline_value: perSecond(sqlite.ceilingMs), goal: '>= 0.8x ceiling' }),
-    benchResult({ name: `SqliteSink.deliver, known series (the next ${SCRAPES} scrapes), ${WORKLOAD_LABEL}`, unit: 'points/s', value: perSecond(sqlite.knownSeriesMs), baseline: sqliteCeiling, baseline_value: perSecond(sqlite.ceilingMs), goal: '>= 0.8x ceiling' }),
+    benchResult({ name: `SqliteSink.deliver, new series (fresh file database, WAL), ${WORKLOAD_LABEL}`, unit: 'points/s', value: perSecond(sqlite.newSeriesMs), baseline: newSeriesCeiling, baseline_value: perSecond(sqlite.newSeriesCeilingMs), goal: '>= 0.8x ceiling' }),
+    benchResult({ name: `SqliteSink.deliver, known series (the next ${SCRAPES} scrapes), ${WORKLOAD_LABEL}`, unit: 'points/s', value: perSecond(sqlite.knownSeriesMs), baseline: knownSeriesCeiling, baseline_value: perSecond(sqlite.knownSeriesCeilingMs), goal: '>= 0.8x ceiling' }),
     benchResult({
-      name: `bare multi-row INSERT INTO points (${MULTI_ROW_STATEMENT_ROWS} rows/statement), same rows and batches`,
+      name: `bare multi-row INSERT INTO points (${statementRows}), series pre-created, fresh database, same rows and batches`,
       unit: 'points/s',
       value: perSecond(sqlite.multiRowMs),
-      baseline: sqliteCeiling,
-      baseline_value: perSecond(sqlite.ceilingMs),
-      goal: 'informational: the room above the one-row ceiling',
+      baseline: oneRowCeiling,
+      baseline_value: perSecond(sqlite.oneRowMs),
+      goal: 'informational: what multi-row statements gain',
     }),
     benchResult({
       name: `peak RSS growth while SqliteSink delivers, ${WORKLOAD_LABEL}`,
