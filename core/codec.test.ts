@@ -32,7 +32,7 @@ describe('metricCodec', () => {
 
   it.each([
     ['not JSON', '{"metric":', /not JSON/],
-    ['a JSON array', '[]', /metric/],
+    ['a JSON array', '[]', /envelope must be an object/],
     ['no meta', JSON.stringify({ metric: good.metric, creation_time: 1 }), /meta must be an object/],
     ['an empty tenant', JSON.stringify({ ...good, meta: { tenantId: '', region: 'r' } }), /tenantId/],
     ['a string value', JSON.stringify({ ...good, metric: { ...good.metric, value: '1' } }), /value must be a number/],

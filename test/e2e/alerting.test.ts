@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhookServer, type WebhookServer } from '../../alerting/webhookServer.testkit.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
 import { eventually, runKansoku, type KansokuProcess } from '../support/kansokuProcess.js';
+import { kafkaEnv } from '../support/pipelineFixtures.js';
 
 /**
  * `kansoku alerting` as a process on Kafka: an alarm definition from the YAML file,
@@ -46,11 +47,7 @@ describe('kansoku alerting on Kafka', () => {
       ].join('\n'),
     );
     alerting = runKansoku(['alerting', '--config', config], {
-      KANSOKU_BUS__KIND: 'kafka',
-      KANSOKU_KAFKA_BROKERS: kafka.brokers.join(','),
-      KANSOKU_BUS__KAFKA__SESSION_TIMEOUT_MS: '4000',
-      KANSOKU_BUS__KAFKA__HEARTBEAT_INTERVAL_MS: '300',
-      KANSOKU_BUS__KAFKA__MAX_WAIT_TIME_MS: '100',
+      ...kafkaEnv(kafka.brokers),
     });
     await alerting.waitFor(/alert engine started/, 60_000);
   }, 120_000);

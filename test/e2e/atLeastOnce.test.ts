@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePeer } from '../prometheusPeer.js';
+import { expectedFromPage, kafkaEnv, KUBELET_PAGE, type ApiSeries } from '../support/pipelineFixtures.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
 import { startInfluxd } from '../influxdb/influxd.js';
 import { serveKubeletPage } from '../support/kubeletStandIn.js';
@@ -16,8 +15,7 @@ import { startTcpProxy, type TcpProxy } from '../support/tcpProxy.js';
  * through a TCP proxy, so that the test can take it away from the server alone and still
  * look at what it holds.
  */
-const PAGE_FILE = new URL('../fixtures/prometheus/nri-k8s__k8s-1.25.13-containerd1.6__kubelet_metrics_cadvisor.prom', import.meta.url);
-const page = readFileSync(PAGE_FILE, 'utf8');
+const page = KUBELET_PAGE;
 const DATABASE = 'monasca_atleastonce';
 const GROUP_ID = 'kansoku-server-atleastonce';
 const TENANTS = [
@@ -32,22 +30,7 @@ const TENANTS = [
 const AGENT_INTERVAL_SECONDS = 5;
 const AGENT_GIVES_UP_WITHIN_MS = 25_000;
 
-interface ApiSeries {
-  name: string;
-  dimensions: Record<string, string>;
-  measurements: [string, number, Record<string, string>][];
-}
 
-/** What the page says, read by an independent parser: "pod/container" → value and timestamp. */
-function expectedFromPage(family: string, namespace: string): Map<string, { value: number; timestampMs: number }> {
-  const out = new Map<string, { value: number; timestampMs: number }>();
-  for (const sample of parsePeer(page).find((f) => f.name === family)?.metrics ?? []) {
-    const { namespace: ns, pod, container } = sample.labels ?? {};
-    if (ns !== namespace || !pod || !container || container === 'POD') continue;
-    out.set(`${pod}/${container}`, { value: Number(sample.value), timestampMs: Number(sample.timestamp_ms) });
-  }
-  return out;
-}
 
 /** A counter's value in the server's self-metrics, summed over its label sets; undefined when absent. */
 function counter(selfMetrics: string, name: string): number | undefined {
@@ -77,12 +60,7 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
     env = {
       KANSOKU_LOG_LEVEL: 'info',
       KANSOKU_REGION: 'e2e-region',
-      KANSOKU_BUS__KIND: 'kafka',
-      KANSOKU_KAFKA_BROKERS: kafka.brokers.join(','),
-      // The mock cluster's first group join takes ~3 s; short timeouts keep the test quick.
-      KANSOKU_BUS__KAFKA__SESSION_TIMEOUT_MS: '4000',
-      KANSOKU_BUS__KAFKA__HEARTBEAT_INTERVAL_MS: '300',
-      KANSOKU_BUS__KAFKA__MAX_WAIT_TIME_MS: '100',
+      ...kafkaEnv(kafka.brokers),
       KANSOKU_SERVER__STORE: 'influxdb',
       KANSOKU_INFLUXDB_URL: proxy.url,
       KANSOKU_SERVER__INFLUXDB__DATABASE: DATABASE,

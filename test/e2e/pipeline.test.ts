@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePeer } from '../prometheusPeer.js';
+import { expectedFromPage, kafkaEnv, KUBELET_PAGE, type ApiSeries } from '../support/pipelineFixtures.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
 import { startInfluxd } from '../influxdb/influxd.js';
 import { serveKubeletPage } from '../support/kubeletStandIn.js';
@@ -12,26 +11,9 @@ import { eventually, freePort, runKansoku, type KansokuProcess } from '../suppor
  * `kansoku server` → InfluxDB 1.x (the real server) → the tenant API. What comes back
  * through the API must equal what the page said, for the right tenant only.
  */
-const PAGE_FILE = new URL('../fixtures/prometheus/nri-k8s__k8s-1.25.13-containerd1.6__kubelet_metrics_cadvisor.prom', import.meta.url);
-const page = readFileSync(PAGE_FILE, 'utf8');
+const page = KUBELET_PAGE;
 
-interface ApiSeries {
-  name: string;
-  dimensions: Record<string, string>;
-  measurements: [string, number, Record<string, string>][];
-}
 
-/** What the page says, read by an independent parser: namespace → "pod/container" → value. */
-function expectedFromPage(family: string, namespace: string): Map<string, { value: number; timestampMs: number }> {
-  const families = parsePeer(page);
-  const out = new Map<string, { value: number; timestampMs: number }>();
-  for (const sample of families.find((f) => f.name === family)?.metrics ?? []) {
-    const { namespace: ns, pod, container } = sample.labels ?? {};
-    if (ns !== namespace || !pod || !container || container === 'POD') continue;
-    out.set(`${pod}/${container}`, { value: Number(sample.value), timestampMs: Number(sample.timestamp_ms) });
-  }
-  return out;
-}
 
 describe('kubelet page → agent → Kafka → server → InfluxDB → tenant API', () => {
   let kafka: KafkaMockCluster;
@@ -52,12 +34,7 @@ describe('kubelet page → agent → Kafka → server → InfluxDB → tenant AP
     env = {
       KANSOKU_LOG_LEVEL: 'info',
       KANSOKU_REGION: 'e2e-region',
-      KANSOKU_BUS__KIND: 'kafka',
-      KANSOKU_KAFKA_BROKERS: kafka.brokers.join(','),
-      // The mock cluster's first group join takes ~3 s; short timeouts keep the test quick.
-      KANSOKU_BUS__KAFKA__SESSION_TIMEOUT_MS: '4000',
-      KANSOKU_BUS__KAFKA__HEARTBEAT_INTERVAL_MS: '300',
-      KANSOKU_BUS__KAFKA__MAX_WAIT_TIME_MS: '100',
+      ...kafkaEnv(kafka.brokers),
       KANSOKU_SERVER__STORE: 'influxdb',
       KANSOKU_INFLUXDB_URL: influx.url,
       KANSOKU_SERVER__INFLUXDB__DATABASE: 'monasca_e2e',
