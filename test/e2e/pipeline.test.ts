@@ -105,4 +105,11 @@ describe('kubelet page → agent → Kafka → server → InfluxDB → tenant AP
     expect(selfMetrics).toMatch(/kansoku_server_decode_errors_total\{topic="metrics"\} 1/);
     expect(selfMetrics).toMatch(/kansoku_server_dead_lettered_total\{topic="metrics"\} 1/);
   });
+
+  it('stops cleanly on SIGTERM: intake first, then the consumer, then the sink', async () => {
+    expect(await server.stop()).toBe(0);
+    const stderr = server.stderr();
+    expect(stderr).toMatch(/server stopped/);
+    expect(stderr).not.toMatch(/"level":(50|60)/);
+  });
 });
