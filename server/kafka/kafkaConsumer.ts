@@ -5,6 +5,7 @@
  * and brings the same batch again after the delay.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { sleep } from '../../core/backoff.js';
 import type { Topic } from '../../core/envelope.js';
 import type { BatchVerdict, BusConsumer, ConsumedBatch } from '../../core/pipeline.js';
 
@@ -127,17 +128,4 @@ export class KafkaConsumer implements BusConsumer {
       clearInterval(timer);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-  });
 }
