@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Counters } from '../core/counters.js';
 import { MemoryBus } from '../core/memoryBus.js';
 import { TOPICS } from '../core/envelope.js';
 import type { Bus } from '../core/pipeline.js';
@@ -8,13 +9,14 @@ import { KafkaConsumer } from '../server/kafka/kafkaConsumer.js';
 import type { Config } from './configSchema.js';
 
 /** The configured bus; the agent, server and alert engine only ever see the `Bus` interface. */
-export function buildBus(config: Readonly<Config>, logger: Logger): Bus {
+export function buildBus(config: Readonly<Config>, logger: Logger, counters: Counters): Bus {
   if (config.bus.kind === 'memory') {
     return new MemoryBus({
       capacity: config.bus.memory.capacity,
       maxBatch: config.bus.memory.max_batch,
       // Nobody reads these in one process yet; they must never block metrics.
       dropOldestTopics: [TOPICS.logs, TOPICS.deadLetter],
+      onDrop: (topic, count) => counters.add('kansoku_bus_dropped_total', { topic }, count),
       onHandlerError: (error) => logger.error({ err: error }, 'bus consumer handler failed; retrying the batch'),
     });
   }

@@ -119,7 +119,7 @@ async function main(argv: string[]): Promise<void> {
     }
     if (output === 'stdout') fail('--output stdout goes with --once');
     if (config.bus.kind === 'memory') fail('the agent alone cannot use the in-process bus (nothing in this process reads it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
-    const bus = buildBus(config, logger);
+    const bus = buildBus(config, logger, counters);
     if (values['once']) {
       // One cycle onto the bus within one interval, then exit: non-zero when the bus did not take everything.
       const unsent = await publishOnce(sources, bus.producer(), counters, config.agent.interval_seconds * 1000);
@@ -142,7 +142,7 @@ async function main(argv: string[]): Promise<void> {
 
   if (cmd === 'server') {
     if (config.server.api.enabled && config.auth.tokens === '') fail('the tenant API needs tokens: set KANSOKU_AUTH_TOKENS=TOKEN:TENANT_ID:ROLE[+ROLE...] (or auth.tokens)');
-    const bus = buildBus(config, logger);
+    const bus = buildBus(config, logger, counters);
     const server = await startServer({ config, bus, counters, logger, authenticator, now });
     waitForSignal(logger, [server]);
     return;
@@ -157,7 +157,7 @@ async function main(argv: string[]): Promise<void> {
 
   if (cmd === 'alerting') {
     if (config.bus.kind === 'memory') fail('alerting alone cannot use the in-process bus (nothing in this process writes it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
-    const bus = buildBus(config, logger);
+    const bus = buildBus(config, logger, counters);
     const alerting = await startAlerting(alertingDeps(bus));
     waitForSignal(logger, [alerting]);
     return;
@@ -170,7 +170,7 @@ async function main(argv: string[]): Promise<void> {
     generatedToken = randomBytes(18).toString('base64url');
     effectiveAuth = StaticTokenAuthenticator.parse(`${generatedToken}:${config.agent.cgroup.tenant}:monasca-user`);
   }
-  const bus = buildBus(config, logger);
+  const bus = buildBus(config, logger, counters);
   const server = await startServer({ config, bus, counters, logger, authenticator: effectiveAuth, now });
   const alerting = await startAlerting(alertingDeps(bus));
   const agent = startAgent({ sources: buildSources(config, counters, now), producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });

@@ -59,9 +59,11 @@ describe('MemoryBus', () => {
   });
 
   it('drops the oldest of a drop-oldest topic and counts them', async () => {
-    const bus = new MemoryBus({ capacity: 4, maxBatch: 10, dropOldestTopics: [TOPICS.logs] });
+    const reported: [string, number][] = [];
+    const bus = new MemoryBus({ capacity: 4, maxBatch: 10, dropOldestTopics: [TOPICS.logs], onDrop: (topic, count) => reported.push([topic, count]) });
     expect((await bus.producer().publish(TOPICS.logs, msgs(10))).kind).toBe('delivered');
     expect(bus.droppedCount(TOPICS.logs)).toBe(6);
+    expect(reported).toEqual([[TOPICS.logs, 6]]);
     const seen: string[] = [];
     const consumer = bus.consumer('late');
     await consumer.run([TOPICS.logs], (batch) => {

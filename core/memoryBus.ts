@@ -17,6 +17,8 @@ export interface MemoryBusOptions {
   readonly maxBatch: number;
   /** Topics that no consumer may ever read: drop-oldest instead of block. */
   readonly dropOldestTopics?: readonly Topic[];
+  /** Told of every message a drop-oldest topic loses, so that it can be counted. */
+  readonly onDrop?: (topic: Topic, count: number) => void;
   /** A handler that throws has a bug; the batch is retried after a second and the error reported here. */
   readonly onHandlerError?: (error: unknown) => void;
 }
@@ -34,7 +36,10 @@ class TopicLog {
   readonly committed = new Map<string, number>();
   private waiters: (() => void)[] = [];
 
-  constructor(readonly dropOldest: boolean) {}
+  constructor(
+    readonly dropOldest: boolean,
+    private readonly onDrop: (count: number) => void,
+  ) {}
 
   get firstOffset(): number {
     return this.nextOffset - this.messages.length;
@@ -58,6 +63,7 @@ class TopicLog {
     if (low > readByAll) {
       // Unread by some group (or by any, when none has joined): these are lost, and counted.
       this.dropped += low - readByAll;
+      this.onDrop(low - readByAll);
       for (const [group, offset] of this.committed) if (offset < low) this.committed.set(group, low);
     }
     const drop = low - this.firstOffset;
@@ -93,7 +99,7 @@ export class MemoryBus implements Bus {
   private log(topic: string): TopicLog {
     let log = this.topics.get(topic);
     if (!log) {
-      log = new TopicLog((this.options.dropOldestTopics ?? []).includes(topic as Topic));
+      log = new TopicLog((this.options.dropOldestTopics ?? []).includes(topic as Topic), (count) => this.options.onDrop?.(topic as Topic, count));
       this.topics.set(topic, log);
     }
     return log;
