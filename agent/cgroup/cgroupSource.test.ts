@@ -301,7 +301,7 @@ describe('CgroupSource when things go wrong', () => {
 
   it.each([
     { name: 'a path longer than 255 characters', path: `${'p'.repeat(200)}/${'q'.repeat(60)}`, error: 'dimension "cgroup" value is longer than 255 characters' },
-    { name: "a systemd-escaped unit name (Monasca forbids '\\')", path: 'dev-disk-by\\x2duuid-1234.swap', error: 'dimension "cgroup" value has a restricted character' },
+    { name: "a systemd escape that stands for a restricted character ('\\x3d' is '=')", path: 'weird\\x3dunit.service', error: 'dimension "cgroup" value has a restricted character' },
   ])('drops and counts the measurements of $name', async ({ path, error }) => {
     await tree({ 'cgroup.controllers': '', ...v2Cgroup('.'), ...v2Cgroup(path) });
     const { cgroups, counters } = source();
@@ -312,6 +312,15 @@ describe('CgroupSource when things go wrong', () => {
     expect(counters.get('kansoku_agent_samples_dropped_total', { reason: 'invalid' })).toBe(4);
     expect(records.some((r) => r.metric.dimensions['cgroup'] === `/${path}`)).toBe(false);
     expect(cpuTotals(records)).toContain('/ container.cpu.total_time 1');
+  });
+
+  it('reads systemd escapes in unit names as the characters they stand for', async () => {
+    await tree({ 'cgroup.controllers': '', ...v2Cgroup('.'), ...v2Cgroup('dev-disk-by\\x2duuid-1234.swap') });
+    const { cgroups } = source();
+    const { records, errors } = await cgroups.collect();
+    expect(errors).toEqual([]);
+    const swap = records.find((r) => r.metric.dimensions['cgroup'] === '/dev-disk-by-uuid-1234.swap');
+    expect(swap?.metric.dimensions['container_name']).toBe('dev-disk-by-uuid-1234.swap');
   });
 
   it('says so when there is no cgroup hierarchy at the root', async () => {

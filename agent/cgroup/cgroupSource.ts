@@ -115,10 +115,11 @@ export class CgroupSource implements Source<MetricEnvelope> {
     }
     for (const problem of reading.problems) this.fail(errors, problem.reason, `${label}: ${problem.message}`);
 
+    const path = unescapeSystemd(cgroup.path);
     const dimensions = {
       hostname: this.options.hostname,
-      cgroup: cgroup.path,
-      container_name: cgroup.path === '/' ? '/' : cgroup.path.slice(cgroup.path.lastIndexOf('/') + 1),
+      cgroup: path,
+      container_name: path === '/' ? '/' : path.slice(path.lastIndexOf('/') + 1),
     };
     const meta = { tenantId: this.tenant, region: this.options.region };
     let dropped = 0;
@@ -139,4 +140,13 @@ export class CgroupSource implements Source<MetricEnvelope> {
       errors.push(`${label}: ${dropped} measurements dropped: ${firstReason}`);
     }
   }
+}
+
+/**
+ * systemd escapes unit names in cgroup paths (`dev-disk-by\x2duuid-….swap`), and Monasca
+ * forbids `\` in dimensions: read the escapes as the characters they stand for, as
+ * `systemd-escape --unescape` does. What is still restricted afterwards is dropped and counted.
+ */
+export function unescapeSystemd(path: string): string {
+  return path.includes('\\x') ? path.replace(/\\x([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))) : path;
 }
