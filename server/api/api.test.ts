@@ -93,6 +93,16 @@ describe('tenant API over the in-process bus and the embedded store', () => {
     expect((await post('tok-a', { name: 'after', timestamp: Date.now(), value: 2 })).statusCode).toBe(204);
   });
 
+  it.each([
+    ['a body over the limit', 'application/json', JSON.stringify([{ name: 'm', timestamp: 1, value: 1, value_meta: { k: 'x'.repeat(1 << 20) } }]), 413],
+    ['a body that is not JSON', 'text/plain', 'name=m value=1', 415],
+  ])('answers %s with a Monasca error body', async (_name, contentType, payload, status) => {
+    const res = await app.inject({ method: 'POST', url: '/v2.0/metrics', headers: { 'x-auth-token': 'tok-a', 'content-type': contentType }, payload });
+    expect(res.statusCode).toBe(status);
+    expect(res.json()).toEqual({ title: expect.any(String) as string, description: expect.any(String) as string });
+    expect(bus.backlog(TOPICS.metrics)).toBe(0);
+  });
+
   it('treats hostile query strings as data, not as filters that leak', async () => {
     expect((await post('tok-a', { name: 'secret', dimensions: { k: 'v' }, timestamp: Date.now(), value: 1 })).statusCode).toBe(204);
     await eventually(() => get('tok-a', '/v2.0/metrics'), (r) => r.json<{ elements: unknown[] }>().elements.length > 0);

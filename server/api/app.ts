@@ -32,6 +32,8 @@ const OPEN_ROUTES = new Set(['/healthcheck', '/metrics']);
 export function tenantApi(deps: ApiDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.decorateRequest('principal', undefined);
+    // Monasca's API speaks JSON only: any other body type is a 415, not a string to guess at.
+    app.removeContentTypeParser('text/plain');
 
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?', 1)[0] ?? '';
