@@ -142,6 +142,35 @@ describe('tenant API over the in-process bus and the embedded store', () => {
     expect(second.json<{ elements: { measurements: unknown[][] }[] }>().elements[0]?.measurements.map((m) => m[1])).toEqual([2]);
   });
 
+  it('computes statistics per period for the own tenant, paged by the last period shown', async () => {
+    const base = Date.UTC(2026, 0, 1, 10, 0, 0);
+    const points = [0, 30, 60, 90, 120].map((s, i) => ({ name: 'lat', dimensions: { svc: 'web' }, timestamp: base + s * 1000, value: i + 1 }));
+    expect((await post('tok-a', points)).statusCode).toBe(204);
+    expect((await post('tok-b', { name: 'lat', dimensions: { svc: 'web' }, timestamp: base, value: 1000 })).statusCode).toBe(204);
+    const url = '/v2.0/metrics/statistics?name=lat&statistics=avg,max,count&period=60&start_time=2026-01-01T09:00:00Z';
+    const res = await eventually(() => get('tok-a', url), (r) => r.json<{ elements: { statistics: unknown[] }[] }>().elements[0]?.statistics.length === 3);
+    expect(res.json()).toMatchObject({
+      elements: [
+        {
+          name: 'lat',
+          dimensions: { svc: 'web' },
+          columns: ['timestamp', 'avg', 'max', 'count'],
+          statistics: [
+            ['2026-01-01T10:00:00.000Z', 1.5, 2, 2],
+            ['2026-01-01T10:01:00.000Z', 3.5, 4, 2],
+            ['2026-01-01T10:02:00.000Z', 5, 5, 1],
+          ],
+        },
+      ],
+    });
+    const page = (await get('tok-a', `${url}&limit=2`)).json<{ links: { rel: string; href: string }[]; elements: { statistics: unknown[][] }[] }>();
+    expect(page.elements[0]?.statistics).toHaveLength(2);
+    const next = new URL(page.links.find((l) => l.rel === 'next')?.href ?? '');
+    const rest = (await get('tok-a', `${next.pathname}${next.search}`)).json<{ elements: { statistics: unknown[][] }[] }>();
+    expect(rest.elements[0]?.statistics).toEqual([['2026-01-01T10:02:00.000Z', 5, 5, 1]]);
+    expect((await get('tok-a', '/v2.0/metrics/statistics?name=lat&start_time=2026-01-01T09:00:00Z')).statusCode).toBe(422);
+  });
+
   it('lists dimension names and values of the own tenant, in order, with paging', async () => {
     const now = Date.now();
     const posted = await post('tok-a', [

@@ -9,11 +9,27 @@ import { may } from './auth.js';
 import { badRequest, conflict, forbidden, unavailable, unprocessable } from './errors.js';
 import { parseBoolean, parseDimensionFilter, parseGroupBy, parseInstant, parseLimit } from './params.js';
 import { mergeSeries, groupSeries } from './series.js';
+import { parsePeriodSeconds, parseStatistics, statisticsRows } from './statistics.js';
+
+const MAX_POINTS_PER_STATISTICS_SERIES = 1_000_000;
 
 const Str = Type.Optional(Type.String({ maxLength: 4096 }));
 
 const PostQuery = Type.Object({ tenant_id: Str });
 const ListQuery = Type.Object({ name: Str, dimensions: Str, start_time: Str, end_time: Str, offset: Str, limit: Str, tenant_id: Str });
+const StatisticsQuery = Type.Object({
+  name: Str,
+  dimensions: Str,
+  statistics: Str,
+  period: Str,
+  start_time: Str,
+  end_time: Str,
+  offset: Str,
+  limit: Str,
+  merge_metrics: Str,
+  group_by: Str,
+  tenant_id: Str,
+});
 const DimensionQuery = Type.Object({ metric_name: Str, dimension_name: Str, start_time: Str, end_time: Str, offset: Str, limit: Str, tenant_id: Str });
 const MeasurementsQuery = Type.Object({
   name: Str,
@@ -109,15 +125,20 @@ export function metricsRoutes(deps: ApiDeps) {
       return { links, elements: page.map((m, i) => ({ id: String(offset + 1 + i), name: m.name, dimensions: m.dimensions })) };
     });
 
-    app.get<{ Querystring: Static<typeof MeasurementsQuery> }>('/metrics/measurements', { schema: { querystring: MeasurementsQuery } }, async (request) => {
-      const q = request.query;
+    /**
+     * The series a measurements or statistics request reads: name and start_time required,
+     * several matching metrics only with merge_metrics or group_by (409 otherwise, as Monasca).
+     */
+    const readSeries = async (
+      request: FastifyRequest,
+      q: { name?: string | undefined; dimensions?: string | undefined; start_time?: string | undefined; end_time?: string | undefined; merge_metrics?: string | undefined; group_by?: string | undefined; tenant_id?: string | undefined },
+      window: { afterMs?: number; pointsPerSeries: number },
+    ): Promise<readonly Series[]> => {
       const tenantId = readTenant(request, q.tenant_id);
       if (!q.name) throw unprocessable('name is required');
       const startMs = parseInstant('start_time', q.start_time);
       if (startMs === undefined) throw unprocessable('start_time is required');
       const endMs = parseInstant('end_time', q.end_time);
-      const afterMs = parseInstant('offset', q.offset);
-      const limit = parseLimit(q.limit, deps.maxQueryLimit);
       const merge = parseBoolean('merge_metrics', q.merge_metrics);
       const groupBy = parseGroupBy(q.group_by);
       const found = await deps.store.listMeasurements({
@@ -126,20 +147,45 @@ export function metricsRoutes(deps: ApiDeps) {
         dimensions: parseDimensionFilter(q.dimensions),
         startMs,
         ...(endMs !== undefined ? { endMs } : {}),
-        ...(afterMs !== undefined ? { afterMs } : {}),
-        limit: limit + 1,
+        ...(window.afterMs !== undefined ? { afterMs: window.afterMs } : {}),
+        limit: window.pointsPerSeries,
       });
-      let series: readonly Series[];
-      if (merge) series = found.length === 0 ? [] : [mergeSeries(q.name, found)];
-      else if (groupBy.length > 0) series = groupSeries(q.name, found, groupBy);
-      else if (found.length > 1) {
-        throw conflict(`${found.length} metrics match ${q.name}; set merge_metrics=true or group_by to read them together.`);
-      } else series = found;
+      if (merge) return found.length === 0 ? [] : [mergeSeries(q.name, found)];
+      if (groupBy.length > 0) return groupSeries(q.name, found, groupBy);
+      if (found.length > 1) throw conflict(`${found.length} metrics match ${q.name}; set merge_metrics=true or group_by to read them together.`);
+      return found;
+    };
+
+    app.get<{ Querystring: Static<typeof MeasurementsQuery> }>('/metrics/measurements', { schema: { querystring: MeasurementsQuery } }, async (request) => {
+      const q = request.query;
+      const limit = parseLimit(q.limit, deps.maxQueryLimit);
+      const afterMs = parseInstant('offset', q.offset);
+      const series = await readSeries(request, q, { ...(afterMs !== undefined ? { afterMs } : {}), pointsPerSeries: limit + 1 });
       const links = [{ rel: 'self', href: selfUrl(request) }];
       const truncated = series.map((s) => ({ ...s, points: s.points.slice(0, limit) }));
       const last = truncated.length === 1 && series[0] && series[0].points.length > limit ? truncated[0]?.points[limit - 1] : undefined;
       if (last) links.push(nextLink(request, new Date(last.timestampMs).toISOString()));
       return { links, elements: truncated.map(measurementElement) };
+    });
+
+    app.get<{ Querystring: Static<typeof StatisticsQuery> }>('/metrics/statistics', { schema: { querystring: StatisticsQuery } }, async (request) => {
+      const q = request.query;
+      const statistics = parseStatistics(q.statistics);
+      const periodSeconds = parsePeriodSeconds(q.period);
+      const limit = parseLimit(q.limit, deps.maxQueryLimit);
+      const afterMs = parseInstant('offset', q.offset);
+      // Every point of the window is needed to aggregate it; bounded so that one request cannot exhaust memory.
+      const series = await readSeries(request, q, { pointsPerSeries: MAX_POINTS_PER_STATISTICS_SERIES });
+      const links = [{ rel: 'self', href: selfUrl(request) }];
+      let next: number | undefined;
+      const elements = series.map((s, index) => {
+        const rows = statisticsRows(s, statistics, periodSeconds).filter((r) => afterMs === undefined || r.startMs > afterMs);
+        const shown = rows.slice(0, limit);
+        if (series.length === 1 && rows.length > limit) next = shown[shown.length - 1]?.startMs;
+        return { id: String(index), name: s.name, dimensions: s.dimensions, columns: ['timestamp', ...statistics], statistics: shown.map((r) => r.row) };
+      });
+      if (next !== undefined) links.push(nextLink(request, new Date(next).toISOString()));
+      return { links, elements };
     });
 
     // Names, dimension names and dimension values: distinct strings of the tenant's metrics, in

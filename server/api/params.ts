@@ -43,9 +43,15 @@ export function parseLimit(text: string | number | undefined, max: number): numb
   return Math.min(n, max);
 }
 
+/** As oslo's bool_from_string reads them: the python monasca CLI sends `True`. */
+const TRUE_WORDS = new Set(['true', 't', '1', 'yes', 'y', 'on']);
+const FALSE_WORDS = new Set(['false', 'f', '0', 'no', 'n', 'off', '']);
+
 export function parseBoolean(name: string, text: string | boolean | undefined): boolean {
-  if (text === undefined || text === '' || text === false || text === 'false') return false;
-  if (text === true || text === 'true') return true;
+  if (text === undefined || typeof text === 'boolean') return text ?? false;
+  const word = text.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
   throw unprocessable(`${name} must be true or false`);
 }
 

@@ -87,6 +87,16 @@ describe.each([
     expect(names.stdout).not.toMatch(/cli\.test\.latency/);
   });
 
+  it('computes statistics of the metric with metric-statistics', async () => {
+    const stats = await monasca(endpoint, 'cli-token-a', 'metric-statistics', 'cli.test.latency', 'avg,max,count', '-5', '--period', '60', '--merge_metrics');
+    expect(stats.code, stats.stderr).toBe(0);
+    expect(stats.stdout).toMatch(/cli\.test\.latency/);
+    expect(stats.stdout).toMatch(/42\.50*/);
+    const other = await monasca(endpoint, 'cli-token-b', 'metric-statistics', 'cli.test.latency', 'avg', '-5', '--merge_metrics');
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stdout).not.toMatch(/42\.5/);
+  });
+
   it('fails cleanly with a wrong token', async () => {
     const denied = await monasca(endpoint, 'not-a-token', 'metric-list');
     expect(denied.code).not.toBe(0);
