@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { metricCodec } from '../../core/codec.js';
 import { metricEnvelope, TOPICS, type Metric } from '../../core/envelope.js';
 import type { Series } from '../../core/query.js';
-import { checkMetric } from '../../core/validation.js';
+import { checkMetric, checkMetricName } from '../../core/validation.js';
 import { authorize, selfUrl, type ApiDeps } from './app.js';
 import { may } from './auth.js';
 import { badRequest, conflict, forbidden, unavailable, unprocessable } from './errors.js';
@@ -136,9 +136,12 @@ export function metricsRoutes(deps: ApiDeps) {
     ): Promise<readonly Series[]> => {
       const tenantId = readTenant(request, q.tenant_id);
       if (!q.name) throw unprocessable('name is required');
+      const name = checkMetricName(q.name);
+      if (!name.ok) throw unprocessable(`name: ${name.error}`);
       const startMs = parseInstant('start_time', q.start_time);
       if (startMs === undefined) throw unprocessable('start_time is required');
       const endMs = parseInstant('end_time', q.end_time);
+      if (endMs !== undefined && endMs <= startMs) throw badRequest('end_time must be later than start_time');
       const merge = parseBoolean('merge_metrics', q.merge_metrics);
       const groupBy = parseGroupBy(q.group_by);
       const found = await deps.store.listMeasurements({

@@ -13,6 +13,16 @@ export interface ApiServerOptions {
  * The server file owns what a plugin should not: the logger (request ids, tokens
  * redacted), timeouts, body limits, listening and a graceful close.
  */
+/**
+ * A parameter given twice counts once, with its first value, as Monasca reads it
+ * (tempest's duplicate-query-parameter cases); a prototype-polluting key is just a key.
+ */
+export function firstValues(query: string): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [key, value] of new URLSearchParams(query)) if (!(key in out)) out[key] = value;
+  return out;
+}
+
 // Typed as fastify's logger so that the instance keeps fastify's default generics.
 function apiLogger(logger: Logger): FastifyBaseLogger {
   return logger.child({ component: 'api' }, { redact: ['req.headers["x-auth-token"]', 'req.headers.authorization'] });
@@ -28,7 +38,7 @@ export async function buildApiServer(deps: ApiDeps, options: ApiServerOptions, l
     connectionTimeout: options.requestTimeoutMs,
     return503OnClosing: true,
     trustProxy: false,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, querystringParser: firstValues },
   });
   await app.register(tenantApi(deps));
   return app;
