@@ -1,17 +1,26 @@
 import type { Logger } from 'pino';
 import type { Counters } from '../core/counters.js';
 import { MemoryBus } from '../core/memoryBus.js';
-import { TOPICS } from '../core/envelope.js';
+import { TOPICS, type Topic } from '../core/envelope.js';
 import type { Bus } from '../core/pipeline.js';
 import { createKafka } from '../agent/kafka/kafkaClient.js';
 import { KafkaProducer } from '../agent/kafka/kafkaProducer.js';
 import { KafkaConsumer } from '../server/kafka/kafkaConsumer.js';
 import type { Config } from './configSchema.js';
 
-/** The configured bus; the agent, server and alert engine only ever see the `Bus` interface. */
-export function buildBus(config: Readonly<Config>, logger: Logger, counters: Counters): Bus {
+/**
+ * The configured bus; the agent, server and alert engine only ever see the `Bus` interface.
+ * `missingTopics` lets start-up fail fast on a cluster where a topic was never created
+ * (Kansoku does not create topics): undefined when the brokers could not be asked.
+ */
+export interface ConfiguredBus {
+  readonly bus: Bus;
+  missingTopics(topics: readonly Topic[]): Promise<readonly Topic[] | undefined>;
+}
+
+export function buildBus(config: Readonly<Config>, logger: Logger, counters: Counters): ConfiguredBus {
   if (config.bus.kind === 'memory') {
-    return new MemoryBus({
+    const bus = new MemoryBus({
       capacity: config.bus.memory.capacity,
       maxBatch: config.bus.memory.max_batch,
       // Nobody reads these in one process yet; they must never block metrics.
@@ -19,6 +28,7 @@ export function buildBus(config: Readonly<Config>, logger: Logger, counters: Cou
       onDrop: (topic, count) => counters.add('kansoku_bus_dropped_total', { topic }, count),
       onHandlerError: (error) => logger.error({ err: error }, 'bus consumer handler failed; retrying the batch'),
     });
+    return { bus, missingTopics: () => Promise.resolve([]) };
   }
   const k = config.bus.kafka;
   const kafka = createKafka(
@@ -33,8 +43,23 @@ export function buildBus(config: Readonly<Config>, logger: Logger, counters: Cou
     logger.child({ component: 'kafka' }),
   );
   return {
-    producer: () => new KafkaProducer(kafka),
-    consumer: (groupId) =>
-      new KafkaConsumer({ kafka, groupId, sessionTimeoutMs: k.session_timeout_ms, heartbeatIntervalMs: k.heartbeat_interval_ms, maxWaitTimeMs: k.max_wait_time_ms }),
+    bus: {
+      producer: () => new KafkaProducer(kafka),
+      consumer: (groupId) =>
+        new KafkaConsumer({ kafka, groupId, sessionTimeoutMs: k.session_timeout_ms, heartbeatIntervalMs: k.heartbeat_interval_ms, maxWaitTimeMs: k.max_wait_time_ms }),
+    },
+    async missingTopics(topics) {
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        const existing = new Set(await admin.listTopics());
+        return topics.filter((topic) => !existing.has(topic));
+      } catch (error) {
+        logger.warn({ err: error }, 'could not list the Kafka topics at start-up');
+        return undefined;
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    },
   };
 }

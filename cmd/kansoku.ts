@@ -11,7 +11,8 @@ import { loadAlertingRules } from '../alerting/config.js';
 import type { Bus } from '../core/pipeline.js';
 import type { Config } from './configSchema.js';
 import { ConfigError, loadConfig } from './loadConfig.js';
-import { buildBus } from './bus.js';
+import { buildBus, type ConfiguredBus } from './bus.js';
+import { TOPICS, type Topic } from '../core/envelope.js';
 import { HELP } from './help.js';
 
 type Command = keyof typeof HELP;
@@ -28,6 +29,15 @@ function fail(message: string, code = 2): never {
 function makeLogger(config: Readonly<Config>): Logger {
   // Logs go to stderr so that stdout stays clean for `agent --once --output stdout`.
   return pino({ level: config.log_level, base: { service: 'kansoku' } }, pino.destination(2));
+}
+
+/** Start-up stops here, with the topics to create, when the cluster lacks one the command needs. */
+async function requireTopics(configured: ConfiguredBus, topics: readonly Topic[]): Promise<Bus> {
+  const missing = await configured.missingTopics(topics);
+  if (missing && missing.length > 0) {
+    fail(`the Kafka cluster has no topic ${missing.map((t) => `"${t}"`).join(', ')}; create ${missing.length > 1 ? 'them' : 'it'} first (see README.md, "Kafka in production"), e.g. kafka-topics.sh --create --topic ${missing[0] ?? ''} --partitions 12 --replication-factor 3`);
+  }
+  return configured.bus;
 }
 
 function waitForSignal(logger: Logger, parts: Stoppable[]): void {
@@ -119,14 +129,15 @@ async function main(argv: string[]): Promise<void> {
     }
     if (output === 'stdout') fail('--output stdout goes with --once');
     if (config.bus.kind === 'memory') fail('the agent alone cannot use the in-process bus (nothing in this process reads it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
-    const bus = buildBus(config, logger, counters);
+    const configured = buildBus(config, logger, counters);
     if (values['once']) {
       // One cycle onto the bus within one interval, then exit: non-zero when the bus did not take everything.
-      const unsent = await publishOnce(sources, bus.producer(), counters, config.agent.interval_seconds * 1000);
+      const unsent = await publishOnce(sources, configured.bus.producer(), counters, config.agent.interval_seconds * 1000);
       process.exitCode = unsent > 0 ? 1 : 0;
       if (unsent > 0) process.stderr.write(`kansoku: the bus did not take ${unsent} measurements in time\n`);
       return;
     }
+    const bus = await requireTopics(configured, [TOPICS.metrics]);
     const agent = startAgent({ sources, producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
     waitForSignal(logger, [agent]);
     return;
@@ -142,7 +153,7 @@ async function main(argv: string[]): Promise<void> {
 
   if (cmd === 'server') {
     if (config.server.api.enabled && config.auth.tokens === '') fail('the tenant API needs tokens: set KANSOKU_AUTH_TOKENS=TOKEN:TENANT_ID:ROLE[+ROLE...] (or auth.tokens)');
-    const bus = buildBus(config, logger, counters);
+    const bus = await requireTopics(buildBus(config, logger, counters), [TOPICS.metrics, TOPICS.deadLetter]);
     const server = await startServer({ config, bus, counters, logger, authenticator, now });
     waitForSignal(logger, [server]);
     return;
@@ -157,7 +168,7 @@ async function main(argv: string[]): Promise<void> {
 
   if (cmd === 'alerting') {
     if (config.bus.kind === 'memory') fail('alerting alone cannot use the in-process bus (nothing in this process writes it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
-    const bus = buildBus(config, logger, counters);
+    const bus = await requireTopics(buildBus(config, logger, counters), [TOPICS.metrics, TOPICS.alarmTransitions]);
     const alerting = await startAlerting(alertingDeps(bus));
     waitForSignal(logger, [alerting]);
     return;
@@ -170,7 +181,7 @@ async function main(argv: string[]): Promise<void> {
     generatedToken = randomBytes(18).toString('base64url');
     effectiveAuth = StaticTokenAuthenticator.parse(`${generatedToken}:${config.agent.cgroup.tenant}:monasca-user`);
   }
-  const bus = buildBus(config, logger, counters);
+  const { bus } = buildBus(config, logger, counters);
   const server = await startServer({ config, bus, counters, logger, authenticator: effectiveAuth, now });
   const alerting = await startAlerting(alertingDeps(bus));
   const agent = startAgent({ sources: buildSources(config, counters, now), producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
