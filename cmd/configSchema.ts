@@ -47,8 +47,20 @@ const Bus = strict(
   'the message bus between agent, server and alerting',
 );
 
+/** The self-metrics endpoint of a daemon that has no tenant API of its own. */
+const telemetry = (port: number) =>
+  strict(
+    {
+      enabled: Type.Boolean({ default: true }),
+      host: Type.String({ default: '127.0.0.1' }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: port }),
+    },
+    '/metrics (Prometheus text) and /healthz',
+  );
+
 const Agent = strict(
   {
+    telemetry: telemetry(8071),
     hostname: Type.Optional(Type.String({ minLength: 1, description: 'the node name; defaults to the machine host name' })),
     interval_seconds: Type.Number({ exclusiveMinimum: 0, default: 30 }),
     kubelet: strict(
@@ -114,6 +126,7 @@ const Server = strict(
 const Alerting = strict(
   {
     group_id: Type.String({ minLength: 1, default: 'kansoku-alerting' }),
+    telemetry: telemetry(8072),
     alarm_definitions: Type.Array(AlarmDefinitionSchema, { default: [] }),
     webhook: WebhookSettingsSchema,
     evaluation: EvaluationSettingsSchema,

@@ -12,6 +12,7 @@ import type { Bus } from '../core/pipeline.js';
 import type { Config } from './configSchema.js';
 import { ConfigError, loadConfig } from './loadConfig.js';
 import { buildBus, type ConfiguredBus } from './bus.js';
+import { startTelemetryServer } from './telemetryServer.js';
 import { TOPICS, type Topic } from '../core/envelope.js';
 import { HELP } from './help.js';
 
@@ -38,6 +39,18 @@ async function requireTopics(configured: ConfiguredBus, topics: readonly Topic[]
     fail(`the Kafka cluster has no topic ${missing.map((t) => `"${t}"`).join(', ')}; create ${missing.length > 1 ? 'them' : 'it'} first (see README.md, "Kafka in production"), e.g. kafka-topics.sh --create --topic ${missing[0] ?? ''} --partitions 12 --replication-factor 3`);
   }
   return configured.bus;
+}
+
+/** The daemon's /metrics and /healthz, when enabled; stopping it closes the port last. */
+async function telemetryOf(settings: { enabled: boolean; host: string; port: number }, counters: Counters, logger: Logger): Promise<Stoppable> {
+  if (!settings.enabled) return { stop: () => Promise.resolve() };
+  try {
+    const server = await startTelemetryServer(counters, settings.host, settings.port);
+    logger.info({ url: server.url }, 'self-metrics at /metrics, liveness at /healthz');
+    return { stop: () => server.close() };
+  } catch (error) {
+    fail(`cannot listen for self-metrics on ${settings.host}:${settings.port}: ${(error as Error).message}`);
+  }
 }
 
 function waitForSignal(logger: Logger, parts: Stoppable[]): void {
@@ -138,8 +151,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     const bus = await requireTopics(configured, [TOPICS.metrics]);
+    const telemetry = await telemetryOf(config.agent.telemetry, counters, logger);
     const agent = startAgent({ sources, producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
-    waitForSignal(logger, [agent]);
+    waitForSignal(logger, [telemetry, agent]);
     return;
   }
 
@@ -160,7 +174,7 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const alertingDeps = (bus: Bus): AlertingDeps => {
-    const { group_id: groupId, ...rules } = config.alerting;
+    const { group_id: groupId, telemetry: _telemetry, ...rules } = config.alerting;
     const loaded = loadAlertingRules(rules);
     if (!loaded.ok) fail(`invalid configuration: alerting: ${loaded.error}`);
     return { bus, groupId, definitions: loaded.value.definitions, webhook: loaded.value.webhook, evaluation: loaded.value.evaluation, counters, logger, now };
@@ -169,8 +183,9 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'alerting') {
     if (config.bus.kind === 'memory') fail('alerting alone cannot use the in-process bus (nothing in this process writes it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
     const bus = await requireTopics(buildBus(config, logger, counters), [TOPICS.metrics, TOPICS.alarmTransitions]);
+    const telemetry = await telemetryOf(config.alerting.telemetry, counters, logger);
     const alerting = await startAlerting(alertingDeps(bus));
-    waitForSignal(logger, [alerting]);
+    waitForSignal(logger, [telemetry, alerting]);
     return;
   }
 

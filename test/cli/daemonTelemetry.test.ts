@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
+import { serveKubeletPage } from '../support/kubeletStandIn.js';
+import { eventually, freePort, runKansoku } from '../support/kansokuProcess.js';
+import { kafkaEnv, KUBELET_PAGE } from '../support/pipelineFixtures.js';
+
+/** The agent and alerting daemons have no tenant API; their own /metrics and /healthz are how an operator watches them. */
+describe('daemon self-metrics', () => {
+  let kafka: KafkaMockCluster;
+  let kubelet: Awaited<ReturnType<typeof serveKubeletPage>>;
+  beforeAll(async () => {
+    [kafka, kubelet] = await Promise.all([startKafkaMockCluster({ brokers: 1, topics: { metrics: 1, 'alarm-state-transitions': 1 } }), serveKubeletPage(KUBELET_PAGE)]);
+  });
+  afterAll(async () => {
+    await Promise.all([kafka?.stop(), kubelet?.close()]);
+  });
+
+  const counter = (text: string, name: string): number =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+
+  it('the agent daemon counts what it collected and published, and stops cleanly', async () => {
+    const port = await freePort();
+    const agent = runKansoku(['agent', '--kubelet-url', kubelet.url, '--hostname', 'node-t'], {
+      ...kafkaEnv(kafka.brokers),
+      KANSOKU_AGENT__INTERVAL_SECONDS: '1',
+      KANSOKU_AGENT__TELEMETRY__PORT: String(port),
+    });
+    try {
+      await agent.waitFor(/self-metrics at \/metrics/, 60_000);
+      const text = await eventually(
+        async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+        (t) => counter(t, 'kansoku_agent_published_total') >= 631,
+        30_000,
+      );
+      expect(counter(text, 'kansoku_agent_measurements_total')).toBeGreaterThanOrEqual(631);
+      expect(counter(text, 'kansoku_agent_published_total')).toBeGreaterThanOrEqual(631);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+    expect(agent.stderr()).toMatch(/agent stopped/);
+  });
+
+  it('alerting alone serves its counters too', async () => {
+    const port = await freePort();
+    const alerting = runKansoku(['alerting'], { ...kafkaEnv(kafka.brokers), KANSOKU_ALERTING__TELEMETRY__PORT: String(port) });
+    try {
+      await alerting.waitFor(/alert engine started/, 60_000);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toMatch(/^# TYPE kansoku_alerting_/m);
+    } finally {
+      expect(await alerting.stop()).toBe(0);
+    }
+  });
+});
