@@ -1,3 +1,4 @@
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
 import { serveKubeletPage } from '../support/kubeletStandIn.js';
@@ -51,8 +52,18 @@ describe('daemon self-metrics', () => {
     try {
       await alerting.waitFor(/alert engine started/, 60_000);
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      expect(text).toMatch(/^# TYPE kansoku_alerting_/m);
+      const producer = new Kafka({ brokers: [...kafka.brokers], clientId: 'telemetry-test', logLevel: logLevel.NOTHING }).producer();
+      await producer.connect();
+      const envelope = { metric: { name: 'm', dimensions: {}, timestamp: Date.now(), value: 1, value_meta: null }, meta: { tenantId: 't', region: 'r' }, creation_time: 0 };
+      await producer.send({ topic: 'metrics', messages: [{ key: 't', value: JSON.stringify(envelope) }, { key: 't', value: '{broken' }] });
+      await producer.disconnect();
+      const text = await eventually(
+        async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+        (t) => counter(t, 'kansoku_alerting_decode_errors_total') >= 1,
+        30_000,
+      );
+      expect(counter(text, 'kansoku_alerting_decode_errors_total')).toBe(1);
+      expect(counter(text, 'kansoku_alerting_measurements_total')).toBeGreaterThanOrEqual(1);
     } finally {
       expect(await alerting.stop()).toBe(0);
     }
