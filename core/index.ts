@@ -11,3 +11,7 @@ export { Counters } from './counters.js';
 export type { Source, CollectResult, Sink, Health, BusMessage, BusProducer, BusConsumer, ConsumedBatch, BatchVerdict, Bus } from './pipeline.js';
 export type { DimensionFilter, MetricListQuery, MeasurementQuery, MetricDefinition, Point, Series, MetricStore } from './query.js';
 export { matchesDimensions } from './query.js';
+export type { BackoffPolicy } from './backoff.js';
+export { backoffDelayMs, defaultBackoff, sleep } from './backoff.js';
+export type { MemoryBusOptions } from './memoryBus.js';
+export { MemoryBus } from './memoryBus.js';
