@@ -15,33 +15,15 @@ const MAX_POINTS_PER_STATISTICS_SERIES = 1_000_000;
 
 const Str = Type.Optional(Type.String({ maxLength: 4096 }));
 
+// Query strings, one schema each, built from one set of shared parameters.
+const WINDOW = { start_time: Str, end_time: Str, offset: Str, limit: Str, tenant_id: Str };
+const SERIES = { ...WINDOW, name: Str, dimensions: Str, merge_metrics: Str, group_by: Str };
+
 const PostQuery = Type.Object({ tenant_id: Str });
-const ListQuery = Type.Object({ name: Str, dimensions: Str, start_time: Str, end_time: Str, offset: Str, limit: Str, tenant_id: Str });
-const StatisticsQuery = Type.Object({
-  name: Str,
-  dimensions: Str,
-  statistics: Str,
-  period: Str,
-  start_time: Str,
-  end_time: Str,
-  offset: Str,
-  limit: Str,
-  merge_metrics: Str,
-  group_by: Str,
-  tenant_id: Str,
-});
-const DimensionQuery = Type.Object({ metric_name: Str, dimension_name: Str, start_time: Str, end_time: Str, offset: Str, limit: Str, tenant_id: Str });
-const MeasurementsQuery = Type.Object({
-  name: Str,
-  dimensions: Str,
-  start_time: Str,
-  end_time: Str,
-  offset: Str,
-  limit: Str,
-  merge_metrics: Str,
-  group_by: Str,
-  tenant_id: Str,
-});
+const ListQuery = Type.Object({ ...WINDOW, name: Str, dimensions: Str });
+const MeasurementsQuery = Type.Object(SERIES);
+const StatisticsQuery = Type.Object({ ...SERIES, statistics: Str, period: Str });
+const DimensionQuery = Type.Object({ ...WINDOW, metric_name: Str, dimension_name: Str });
 
 /** The tenant whose data a read speaks of: the token's own, or another only for admin. */
 function readTenant(request: FastifyRequest, tenantParam: string | undefined): string {
