@@ -1,6 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectedFromPage, kafkaEnv, KUBELET_PAGE, type ApiSeries } from '../support/pipelineFixtures.js';
+import { expectedFromPage, KUBELET_PAGE, PIPELINE_TOPICS, serverEnv, type ApiSeries } from '../support/pipelineFixtures.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
 import { startInfluxd } from '../influxdb/influxd.js';
 import { serveKubeletPage } from '../support/kubeletStandIn.js';
@@ -49,7 +49,7 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
 
   beforeAll(async () => {
     [kafka, influx, kubelet] = await Promise.all([
-      startKafkaMockCluster({ brokers: 3, topics: { metrics: 4, logs: 2, 'kansoku-dead-letter': 1, 'alarm-state-transitions': 1 } }),
+      startKafkaMockCluster({ brokers: 3, topics: PIPELINE_TOPICS }),
       startInfluxd(),
       serveKubeletPage(page),
     ]);
@@ -58,15 +58,14 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
     env = {
-      KANSOKU_LOG_LEVEL: 'info',
-      KANSOKU_REGION: 'e2e-region',
-      ...kafkaEnv(kafka.brokers),
-      KANSOKU_SERVER__STORE: 'influxdb',
-      KANSOKU_INFLUXDB_URL: proxy.url,
-      KANSOKU_SERVER__INFLUXDB__DATABASE: DATABASE,
+      ...serverEnv({
+        brokers: kafka.brokers,
+        influxUrl: proxy.url,
+        database: DATABASE,
+        apiPort: port,
+        tokens: TENANTS.map(([tenant, token]) => `${token}:${tenant}:monasca-user`).join(','),
+      }),
       KANSOKU_SERVER__GROUP_ID: GROUP_ID,
-      KANSOKU_SERVER__API__PORT: String(port),
-      KANSOKU_AUTH_TOKENS: TENANTS.map(([tenant, token]) => `${token}:${tenant}:monasca-user`).join(','),
     };
   }, 60_000);
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectedFromPage, kafkaEnv, KUBELET_PAGE, type ApiSeries } from '../support/pipelineFixtures.js';
+import { expectedFromPage, KUBELET_PAGE, PIPELINE_TOPICS, serverEnv, type ApiSeries } from '../support/pipelineFixtures.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
 import { startInfluxd } from '../influxdb/influxd.js';
 import { serveKubeletPage } from '../support/kubeletStandIn.js';
@@ -25,22 +25,19 @@ describe('kubelet page → agent → Kafka → server → InfluxDB → tenant AP
 
   beforeAll(async () => {
     [kafka, influx, kubelet] = await Promise.all([
-      startKafkaMockCluster({ brokers: 3, topics: { metrics: 4, logs: 2, 'kansoku-dead-letter': 1, 'alarm-state-transitions': 1 } }),
+      startKafkaMockCluster({ brokers: 3, topics: PIPELINE_TOPICS }),
       startInfluxd(),
       serveKubeletPage(page),
     ]);
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
-    env = {
-      KANSOKU_LOG_LEVEL: 'info',
-      KANSOKU_REGION: 'e2e-region',
-      ...kafkaEnv(kafka.brokers),
-      KANSOKU_SERVER__STORE: 'influxdb',
-      KANSOKU_INFLUXDB_URL: influx.url,
-      KANSOKU_SERVER__INFLUXDB__DATABASE: 'monasca_e2e',
-      KANSOKU_SERVER__API__PORT: String(port),
-      KANSOKU_AUTH_TOKENS: 'tok-kube:kube-system:monasca-user,tok-scraper:scraper:monasca-user,tok-nobody:default:monasca-user',
-    };
+    env = serverEnv({
+      brokers: kafka.brokers,
+      influxUrl: influx.url,
+      database: 'monasca_e2e',
+      apiPort: port,
+      tokens: 'tok-kube:kube-system:monasca-user,tok-scraper:scraper:monasca-user,tok-nobody:default:monasca-user',
+    });
     server = runKansoku(['server'], env);
     await server.waitFor(/tenant API listening/, 60_000);
   }, 120_000);

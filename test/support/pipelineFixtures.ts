@@ -32,3 +32,20 @@ export function kafkaEnv(brokers: readonly string[]): Record<string, string> {
     KANSOKU_BUS__KAFKA__MAX_WAIT_TIME_MS: '100',
   };
 }
+
+/** Every topic Kansoku uses, as the end-to-end tests create them on the mock cluster. */
+export const PIPELINE_TOPICS = { metrics: 4, logs: 2, 'kansoku-dead-letter': 1, 'alarm-state-transitions': 1 } as const;
+
+/** `kansoku server` on Kafka and InfluxDB, with its API on `apiPort`. */
+export function serverEnv(options: { brokers: readonly string[]; influxUrl: string; database: string; apiPort: number; tokens: string }): Record<string, string> {
+  return {
+    KANSOKU_LOG_LEVEL: 'info',
+    KANSOKU_REGION: 'e2e-region',
+    ...kafkaEnv(options.brokers),
+    KANSOKU_SERVER__STORE: 'influxdb',
+    KANSOKU_INFLUXDB_URL: options.influxUrl,
+    KANSOKU_SERVER__INFLUXDB__DATABASE: options.database,
+    KANSOKU_SERVER__API__PORT: String(options.apiPort),
+    KANSOKU_AUTH_TOKENS: options.tokens,
+  };
+}
