@@ -98,7 +98,9 @@ describe('kubelet page → agent → Kafka → server → InfluxDB → tenant AP
     await producer.disconnect();
     const after = await eventually(() => measurements('tok-scraper', 'e2e.after_garbage'), (r) => r.series.length > 0, 30_000);
     expect(after.series[0]?.measurements.map((m) => m[1])).toEqual([7]);
-    const selfMetrics = await (await fetch(`${api}/metrics`)).text();
+    // The good message reaches the store before the bad one reaches the dead-letter topic: wait for that count.
+    const deadLettered = /kansoku_server_dead_lettered_total\{topic="metrics"\} 1/;
+    const selfMetrics = await eventually(async () => (await fetch(`${api}/metrics`)).text(), (text) => deadLettered.test(text), 10_000);
     expect(selfMetrics).toMatch(/kansoku_server_decode_errors_total\{topic="metrics"\} 1/);
     expect(selfMetrics).toMatch(/kansoku_server_dead_lettered_total\{topic="metrics"\} 1/);
   });
