@@ -126,11 +126,15 @@ describe('monasca-tempest-plugin conformance (metrics)', () => {
   describe('measurements and statistics', () => {
     const start = new Date(now - 3_600_000).toISOString();
     const end = new Date(now + 3_600_000).toISOString();
+    // Statistics periods are aligned to the epoch (300 s by default): all three points sit in
+    // one period, whatever the clock says, so that merged they make one row.
+    const periodMs = 300_000;
+    const inOnePeriod = Math.floor((now - 2_000) / periodMs) * periodMs + 1_000;
     beforeAll(async () => {
       const series = [
-        { name: 'tempest.m', dimensions: { host: 'a', svc: 'x' }, timestamp: now - 1000, value: 1 },
-        { name: 'tempest.m', dimensions: { host: 'a', svc: 'x' }, timestamp: now, value: 3 },
-        { name: 'tempest.m', dimensions: { host: 'b', svc: 'x' }, timestamp: now, value: 5 },
+        { name: 'tempest.m', dimensions: { host: 'a', svc: 'x' }, timestamp: inOnePeriod - 1000, value: 1 },
+        { name: 'tempest.m', dimensions: { host: 'a', svc: 'x' }, timestamp: inOnePeriod, value: 3 },
+        { name: 'tempest.m', dimensions: { host: 'b', svc: 'x' }, timestamp: inOnePeriod, value: 5 },
       ];
       expect((await api.post('tempest-token', series)).statusCode).toBe(204);
       await api.eventually(() => api.get('tempest-token', '/v2.0/metrics?name=tempest.m'), (r) => r.json<{ elements: unknown[] }>().elements.length === 2);
