@@ -34,7 +34,7 @@ async function readAll(bus: MemoryBus): Promise<number[]> {
     }
     return Promise.resolve({ kind: 'commit' });
   });
-  for (let i = 0; i < 100 && bus.backlog(TOPICS.metrics) > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && bus.backlog(TOPICS.metrics) > 0; ) await new Promise((r) => setTimeout(r, 5));
   await consumer.stop();
   return values;
 }
@@ -45,7 +45,7 @@ describe('agent loop', () => {
     const source = new CountingSource();
     const counters = new Counters();
     const agent = startAgent({ sources: [source, new ThrowingSource()], producer: bus.producer(), counters, logger: pino({ level: 'silent' }), intervalMs: 10, maxQueued: 100 });
-    for (let i = 0; i < 200 && source.cycles < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && source.cycles < 3; ) await new Promise((r) => setTimeout(r, 5));
     await agent.stop();
     const values = await readAll(bus);
     expect(values.length).toBeGreaterThanOrEqual(3);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PATIENT } from '../core/pipeline.testkit.js';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import { TOPICS, metricEnvelope } from '../core/envelope.js';
@@ -79,19 +80,19 @@ describe('AlertEngine over the in-process bus', () => {
 
     // Another tenant's measurement comes first and must not create the alarm.
     expect(await metrics.publish(TOPICS.metrics, [metricMessage('globex', 0, 99), { key: 'acme', value: 'not json' }])).toEqual(delivered);
-    await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.decodeErrors)).toBe(1));
+    await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.decodeErrors)).toBe(1), PATIENT);
     expect(engine.alarms()).toEqual([]);
 
     expect(await metrics.publish(TOPICS.metrics, [metricMessage('acme', 0, 95)])).toEqual(delivered);
-    await vi.waitFor(() => expect(server.received).toHaveLength(1));
+    await vi.waitFor(() => expect(server.received).toHaveLength(1), PATIENT);
     expect(server.received[0]?.body).toMatchObject({ alarm_name: 'high-cpu', tenant_id: 'acme', old_state: 'UNDETERMINED', state: 'ALARM', alarm_timestamp: T0_MS / 1000 });
 
     clock.set(70);
     expect(await metrics.publish(TOPICS.metrics, [metricMessage('acme', 70, 10)])).toEqual(delivered);
-    await vi.waitFor(() => expect(server.received).toHaveLength(2));
+    await vi.waitFor(() => expect(server.received).toHaveLength(2), PATIENT);
     expect(server.received[1]?.body).toMatchObject({ alarm_name: 'high-cpu', old_state: 'ALARM', state: 'OK', alarm_timestamp: T0_MS / 1000 + 70 });
 
-    await vi.waitFor(() => expect(events).toHaveLength(2));
+    await vi.waitFor(() => expect(events).toHaveLength(2), PATIENT);
     expect(events.map((e) => [e.oldState, e.newState])).toEqual([
       ['UNDETERMINED', 'ALARM'],
       ['ALARM', 'OK'],
@@ -144,7 +145,7 @@ describe('AlertEngine', () => {
     const producer = scriptedProducer(retryable('full', 1), retryable('full', 1));
     const { counters, notifier, metrics } = await engineWith(producer);
     await metrics.publish(TOPICS.metrics, [metricMessage('acme', 0, 95)]);
-    await vi.waitFor(() => expect(producer.published).toHaveLength(1));
+    await vi.waitFor(() => expect(producer.published).toHaveLength(1), PATIENT);
     expect(counters.get(ENGINE_COUNTERS.publishRetries)).toBe(2);
     expect(producer.published[0]?.map((m) => m.key)).toEqual(['acme']);
     expect(notifier.transitions.map((t) => t.newState)).toEqual(['ALARM']);
@@ -154,17 +155,17 @@ describe('AlertEngine', () => {
     const producer = scriptedProducer(...Array.from({ length: 1000 }, () => retryable('down', 1)));
     const { counters, clock, metrics } = await engineWith(producer, [definitionFor({})], 1);
     await metrics.publish(TOPICS.metrics, [metricMessage('acme', 0, 95)]);
-    await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.transitions, { state: 'ALARM' })).toBe(1));
+    await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.transitions, { state: 'ALARM' })).toBe(1), PATIENT);
     clock.set(70);
     await metrics.publish(TOPICS.metrics, [metricMessage('acme', 70, 10)]);
-    await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.transitionsLost, { reason: 'outbox_full' })).toBe(1));
+    await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.transitionsLost, { reason: 'outbox_full' })).toBe(1), PATIENT);
   });
 
   it('counts transitions the bus rejected and does not offer them again', async () => {
     const producer = scriptedProducer(rejected('too large', [{ key: 'acme', value: '' }]));
     const { counters, metrics } = await engineWith(producer);
     await metrics.publish(TOPICS.metrics, [metricMessage('acme', 0, 95)]);
-    await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.transitionsLost, { reason: 'rejected' })).toBe(1));
+    await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.transitionsLost, { reason: 'rejected' })).toBe(1), PATIENT);
     expect(producer.published).toHaveLength(1);
   });
 

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PATIENT } from '../core/pipeline.testkit.js';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import { TOPICS, metricEnvelope } from '../core/envelope.js';
@@ -48,8 +49,8 @@ describe('startAlerting', () => {
 
     const envelope = metricEnvelope({ name: 'cpu.percent', dimensions: {}, timestamp: nowMs, value: 99, value_meta: null }, { tenantId: 'acme', region: 'local' }, nowMs);
     await bus.producer().publish(TOPICS.metrics, [{ key: 'acme', value: metricCodec.encode(envelope) }]);
-    await vi.waitFor(() => expect(transitions).toEqual(['ALARM']));
-    await vi.waitFor(() => expect(server?.received.map((r) => (r.body as { state?: unknown }).state)).toEqual(['ALARM']));
+    await vi.waitFor(() => expect(transitions).toEqual(['ALARM']), PATIENT);
+    await vi.waitFor(() => expect(server?.received.map((r) => (r.body as { state?: unknown }).state)).toEqual(['ALARM']), PATIENT);
 
     const stopped = alerting.stop();
     expect(alerting.stop()).toBe(stopped);

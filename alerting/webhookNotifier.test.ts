@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PATIENT } from '../core/pipeline.testkit.js';
 import { Counters } from '../core/counters.js';
 import { definitionFor, transitionFor } from './alarmTransition.testkit.js';
 import type { WebhookSettings } from './config.js';
@@ -101,7 +102,7 @@ describe('WebhookNotifier', () => {
   it('delivers a transition to every webhook of its definition', async () => {
     const { notifier: n, counters } = notifier();
     n.notify(transitionFor(definitionFor({ webhooks: [`${server.url}?to=a`, `${server.url}?to=b`] })));
-    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(2));
+    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(2), PATIENT);
     expect(server.received.map((r) => r.path).sort()).toEqual(['/hook?to=a', '/hook?to=b']);
   });
 
@@ -109,7 +110,7 @@ describe('WebhookNotifier', () => {
     server.script({ status: 500 });
     const { notifier: n, counters, retries } = notifier();
     n.notify(transitionFor(definitionFor({ webhooks: [server.url] })));
-    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(1));
+    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(1), PATIENT);
     expect(server.received).toHaveLength(2);
     expect(retries).toEqual([{ reason: 'HTTP 500', delayMs: SETTINGS.initial_delay_ms }]);
     expect(counters.total(NOTIFIER_COUNTERS.retries)).toBe(1);
@@ -119,7 +120,7 @@ describe('WebhookNotifier', () => {
     server.script({ status: 429, headers: { 'retry-after': '30' } });
     const { notifier: n, counters, retries } = notifier({ max_delay_ms: 60_000 });
     n.notify(transitionFor(definitionFor({ webhooks: [server.url] })));
-    await vi.waitFor(() => expect(retries).toHaveLength(1));
+    await vi.waitFor(() => expect(retries).toHaveLength(1), PATIENT);
     expect(retries[0]).toEqual({ reason: 'HTTP 429', delayMs: 30_000 });
     await n.drain();
     expect(server.received).toHaveLength(1);
@@ -130,7 +131,7 @@ describe('WebhookNotifier', () => {
     server.script({ status: 429, headers: { 'retry-after': '1' } });
     const { notifier: n, counters, retries } = notifier({ max_delay_ms: 20 });
     n.notify(transitionFor(definitionFor({ webhooks: [server.url] })));
-    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(1));
+    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(1), PATIENT);
     expect(retries).toEqual([{ reason: 'HTTP 429', delayMs: 20 }]);
     expect(server.received).toHaveLength(2);
   });
@@ -139,7 +140,7 @@ describe('WebhookNotifier', () => {
     server.script({ status: 400 });
     const { notifier: n, counters } = notifier();
     n.notify(transitionFor(definitionFor({ webhooks: [server.url] })));
-    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'rejected' })).toBe(1));
+    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'rejected' })).toBe(1), PATIENT);
     expect(n.pendingCount()).toBe(0);
     expect(server.received).toHaveLength(1);
     expect(counters.total(NOTIFIER_COUNTERS.retries)).toBe(0);
@@ -149,7 +150,7 @@ describe('WebhookNotifier', () => {
     server.script({ status: 500 }, { status: 502 }, { status: 503 });
     const { notifier: n, counters } = notifier({ max_attempts: 3 });
     n.notify(transitionFor(definitionFor({ webhooks: [server.url] })));
-    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'gave_up' })).toBe(1));
+    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'gave_up' })).toBe(1), PATIENT);
     expect(server.received).toHaveLength(3);
     expect(counters.total(NOTIFIER_COUNTERS.retries)).toBe(2);
   });
@@ -159,12 +160,12 @@ describe('WebhookNotifier', () => {
     const { notifier: n, counters } = notifier({ max_pending: 2 });
     const definition = definitionFor({ webhooks: [server.url] });
     n.notify(transitionFor(definition, { alarmDefinition: { ...definition, name: 'first' } }));
-    await vi.waitFor(() => expect(server.received).toHaveLength(1));
+    await vi.waitFor(() => expect(server.received).toHaveLength(1), PATIENT);
     for (const name of ['second', 'third', 'fourth']) n.notify(transitionFor(definition, { alarmDefinition: { ...definition, name } }));
     expect(n.pendingCount()).toBe(2);
     expect(count(counters, NOTIFIER_COUNTERS.dropped, { reason: 'queue_full' })).toBe(1);
     server.release();
-    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(3));
+    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(3), PATIENT);
     expect(names()).toEqual(['first', 'third', 'fourth']);
   });
 
@@ -173,9 +174,9 @@ describe('WebhookNotifier', () => {
     const { notifier: n, counters, retries } = notifier({ initial_delay_ms: 60_000, max_delay_ms: 60_000 });
     const definition = definitionFor({ webhooks: [server.url] });
     n.notify(transitionFor(definition, { alarmDefinition: { ...definition, name: 'retrying' } }));
-    await vi.waitFor(() => expect(retries).toHaveLength(1));
+    await vi.waitFor(() => expect(retries).toHaveLength(1), PATIENT);
     n.notify(transitionFor(definition, { alarmDefinition: { ...definition, name: 'in-flight' } }));
-    await vi.waitFor(() => expect(server.received).toHaveLength(2));
+    await vi.waitFor(() => expect(server.received).toHaveLength(2), PATIENT);
     n.notify(transitionFor(definition, { alarmDefinition: { ...definition, name: 'untried' } }));
 
     const drained = n.drain();
@@ -196,7 +197,7 @@ describe('WebhookNotifier', () => {
     const { notifier: n, counters } = notifier({ timeout_ms: 100 });
     const definition = definitionFor({ webhooks: [server.url] });
     n.notify(transitionFor(definition));
-    await vi.waitFor(() => expect(server.received).toHaveLength(1));
+    await vi.waitFor(() => expect(server.received).toHaveLength(1), PATIENT);
     n.notify(transitionFor(definition));
     await n.drain();
     expect(count(counters, NOTIFIER_COUNTERS.dropped, { reason: 'shutdown' })).toBe(2);

@@ -6,7 +6,8 @@ import type { BatchVerdict, ConsumedBatch } from './pipeline.js';
 const msgs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ key: 'k', value: `m${from + i}` }));
 
 async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 2));
+  // A deadline rather than a count of sleeps: a loaded machine stretches every sleep.
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && !check(); ) await new Promise((r) => setTimeout(r, 2));
   expect(check()).toBe(true);
 }
 

@@ -32,3 +32,9 @@ export class RecordingSink<T> implements Sink<T> {
     return Promise.resolve();
   }
 }
+
+/**
+ * Options for `vi.waitFor` in tests of asynchronous stages: its default gives up after
+ * one second, which a loaded 2-core CI machine can spend before a timer even fires.
+ */
+export const PATIENT = { timeout: 10_000, interval: 10 } as const;
