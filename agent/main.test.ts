@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import { TOPICS, type MetricEnvelope } from '../core/envelope.js';
 import { MemoryBus } from '../core/memoryBus.js';
 import type { CollectResult, Source } from '../core/pipeline.js';
+import { PATIENT } from '../core/pipeline.testkit.js';
 import { publishOnce, startAgent } from './main.js';
 
 class CountingSource implements Source<MetricEnvelope> {
@@ -34,7 +35,7 @@ async function readAll(bus: MemoryBus): Promise<number[]> {
     }
     return Promise.resolve({ kind: 'commit' });
   });
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline && bus.backlog(TOPICS.metrics) > 0; ) await new Promise((r) => setTimeout(r, 5));
+  await vi.waitFor(() => expect(bus.backlog(TOPICS.metrics)).toBe(0), PATIENT);
   await consumer.stop();
   return values;
 }
@@ -45,7 +46,7 @@ describe('agent loop', () => {
     const source = new CountingSource();
     const counters = new Counters();
     const agent = startAgent({ sources: [source, new ThrowingSource()], producer: bus.producer(), counters, logger: pino({ level: 'silent' }), intervalMs: 10, maxQueued: 100 });
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline && source.cycles < 3; ) await new Promise((r) => setTimeout(r, 5));
+    await vi.waitFor(() => expect(source.cycles).toBeGreaterThanOrEqual(3), PATIENT);
     await agent.stop();
     const values = await readAll(bus);
     expect(values.length).toBeGreaterThanOrEqual(3);

@@ -1,14 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryBus } from './memoryBus.js';
 import { TOPICS } from './envelope.js';
 import type { BatchVerdict, ConsumedBatch } from './pipeline.js';
+import { PATIENT } from './pipeline.testkit.js';
 
 const msgs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ key: 'k', value: `m${from + i}` }));
 
 async function until(check: () => boolean): Promise<void> {
-  // A deadline rather than a count of sleeps: a loaded machine stretches every sleep.
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline && !check(); ) await new Promise((r) => setTimeout(r, 2));
-  expect(check()).toBe(true);
+  await vi.waitFor(() => expect(check()).toBe(true), PATIENT);
 }
 
 describe('MemoryBus', () => {
