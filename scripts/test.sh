@@ -13,7 +13,7 @@ step "system packages"
 bash scripts/system-deps.sh || { echo "!! system packages could not be installed: integration tests will fail"; status=1; }
 
 step "dependencies"
-[ -d node_modules ] || npm install --no-fund --no-audit || status=1
+[ -d node_modules ] || npm ci --no-fund --no-audit || status=1
 
 step "type check"
 npx tsc -p tsconfig.json --noEmit || status=1
