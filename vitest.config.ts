@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['core/**/*.test.ts', 'agent/**/*.test.ts', 'server/**/*.test.ts', 'alerting/**/*.test.ts', 'dashboards/**/*.test.ts', 'cmd/**/*.test.ts'],
+          include: ['core/**/*.test.ts', 'bus/**/*.test.ts', 'agent/**/*.test.ts', 'server/**/*.test.ts', 'alerting/**/*.test.ts', 'dashboards/**/*.test.ts', 'cmd/**/*.test.ts'],
         },
       },
       {

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import { TOPICS, type MetricEnvelope } from '../core/envelope.js';
-import { MemoryBus } from '../core/memoryBus.js';
+import { MemoryBus } from '../bus/memory/memoryBus.js';
 import type { CollectResult, Source } from '../core/pipeline.js';
 import { PATIENT } from '../core/pipeline.testkit.js';
 import { publishOnce, startAgent } from './main.js';

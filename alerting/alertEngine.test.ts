@@ -3,7 +3,7 @@ import { PATIENT } from '../core/pipeline.testkit.js';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import { TOPICS, metricEnvelope } from '../core/envelope.js';
-import { MemoryBus } from '../core/memoryBus.js';
+import { MemoryBus } from '../bus/memory/memoryBus.js';
 import { delivered, rejected, retryable, type DeliveryOutcome } from '../core/outcome.js';
 import type { BusConsumer, BusMessage, BusProducer } from '../core/pipeline.js';
 import { AlertEngine, ENGINE_COUNTERS, type TransitionNotifier } from './alertEngine.js';

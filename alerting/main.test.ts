@@ -4,7 +4,7 @@ import { PATIENT } from '../core/pipeline.testkit.js';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import { TOPICS, metricEnvelope } from '../core/envelope.js';
-import { MemoryBus } from '../core/memoryBus.js';
+import { MemoryBus } from '../bus/memory/memoryBus.js';
 import { loadAlertingRules } from './config.js';
 import { startAlerting } from './main.js';
 import { TRANSITIONS_TOPIC, decodeTransitionEvent } from './transitionEvent.js';

@@ -11,7 +11,7 @@ import { loadAlertingRules } from '../alerting/config.js';
 import type { Bus } from '../core/pipeline.js';
 import type { Config } from './configSchema.js';
 import { ConfigError, loadConfig } from './loadConfig.js';
-import { buildBus, type ConfiguredBus } from './bus.js';
+import { buildBus, type ConfiguredBus } from '../bus/main.js';
 import { startTelemetryServer } from './telemetryServer.js';
 import { TOPICS, type Topic } from '../core/envelope.js';
 import { HELP } from './help.js';

@@ -13,5 +13,3 @@ export type { DimensionFilter, MetricListQuery, MeasurementQuery, MetricDefiniti
 export { matchesDimensions } from './query.js';
 export type { BackoffPolicy } from './backoff.js';
 export { backoffDelayMs, defaultBackoff, sleep } from './backoff.js';
-export type { MemoryBusOptions } from './memoryBus.js';
-export { MemoryBus } from './memoryBus.js';

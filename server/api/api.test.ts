@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Counters } from '../../core/counters.js';
 import { TOPICS } from '../../core/envelope.js';
-import type { MemoryBus } from '../../core/memoryBus.js';
+import type { MemoryBus } from '../../bus/memory/memoryBus.js';
 import { startApiHarness, type ApiHarness } from './apiHarness.testkit.js';
 
 const TOKENS = 'tok-a:tenant-a:monasca-user,tok-b:tenant-b:monasca-user,tok-ro:tenant-a:monasca-read-only-user,tok-agent:tenant-a:monasca-agent,tok-admin:ops:admin';

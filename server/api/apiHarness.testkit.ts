@@ -3,7 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Counters } from '../../core/counters.js';
 import { metricCodec } from '../../core/codec.js';
 import { TOPICS } from '../../core/envelope.js';
-import { MemoryBus } from '../../core/memoryBus.js';
+import { MemoryBus } from '../../bus/memory/memoryBus.js';
 import type { BusConsumer } from '../../core/pipeline.js';
 import { ingestHandler } from '../ingest/ingestHandler.js';
 import { openDatabase } from '../sqlite/database.js';

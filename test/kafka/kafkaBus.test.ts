@@ -6,10 +6,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
-import { createKafka } from '../../agent/kafka/kafkaClient.js';
-import type { KafkaRetryConfig } from '../../agent/kafka/kafkaClient.js';
-import { KafkaProducer } from '../../agent/kafka/kafkaProducer.js';
-import { KafkaConsumer } from '../../server/kafka/kafkaConsumer.js';
+import { createKafka } from '../../bus/kafka/kafkaClient.js';
+import type { KafkaRetryConfig } from '../../bus/kafka/kafkaClient.js';
+import { KafkaProducer } from '../../bus/kafka/kafkaProducer.js';
+import { KafkaConsumer } from '../../bus/kafka/kafkaConsumer.js';
 import type { Topic } from '../../core/envelope.js';
 import type { BatchVerdict, BusMessage, ConsumedBatch } from '../../core/pipeline.js';
 import { API_KEYS, ERROR_CODES, startKafkaMockCluster } from './mockCluster.js';

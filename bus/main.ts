@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { Counters } from '../core/counters.js';
-import { MemoryBus } from '../core/memoryBus.js';
+import { MemoryBus } from './memory/memoryBus.js';
 import { TOPICS, type Topic } from '../core/envelope.js';
 import type { Bus } from '../core/pipeline.js';
-import { createKafka } from '../agent/kafka/kafkaClient.js';
-import { KafkaProducer } from '../agent/kafka/kafkaProducer.js';
-import { KafkaConsumer } from '../server/kafka/kafkaConsumer.js';
-import type { Config } from './configSchema.js';
+import { createKafka } from './kafka/kafkaClient.js';
+import { KafkaProducer } from './kafka/kafkaProducer.js';
+import { KafkaConsumer } from './kafka/kafkaConsumer.js';
+import type { Config } from '../cmd/configSchema.js';
 
 /**
  * The configured bus; the agent, server and alert engine only ever see the `Bus` interface.

@@ -1,7 +1,7 @@
-import type { Topic } from './envelope.js';
-import { delivered, retryable, type DeliveryOutcome } from './outcome.js';
-import type { BatchVerdict, Bus, BusConsumer, BusMessage, BusProducer, ConsumedBatch } from './pipeline.js';
-import { sleep } from './backoff.js';
+import type { Topic } from '../../core/envelope.js';
+import { delivered, retryable, type DeliveryOutcome } from '../../core/outcome.js';
+import type { BatchVerdict, Bus, BusConsumer, BusMessage, BusProducer, ConsumedBatch } from '../../core/pipeline.js';
+import { sleep } from '../../core/backoff.js';
 
 /**
  * The in-process bus of the single-machine default: the same contract as Kafka (one

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryBus } from './memoryBus.js';
-import { TOPICS } from './envelope.js';
-import type { BatchVerdict, ConsumedBatch } from './pipeline.js';
-import { PATIENT } from './pipeline.testkit.js';
+import { TOPICS } from '../../core/envelope.js';
+import type { BatchVerdict, ConsumedBatch } from '../../core/pipeline.js';
+import { PATIENT } from '../../core/pipeline.testkit.js';
 
 const msgs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ key: 'k', value: `m${from + i}` }));
 
