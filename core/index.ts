@@ -13,3 +13,5 @@ export type { DimensionFilter, MetricListQuery, MeasurementQuery, MetricDefiniti
 export { matchesDimensions } from './query.js';
 export type { BackoffPolicy } from './backoff.js';
 export { backoffDelayMs, defaultBackoff, sleep } from './backoff.js';
+export type { FullPolicy, BoundedQueueOptions } from './boundedQueue.js';
+export { BoundedQueue } from './boundedQueue.js';
