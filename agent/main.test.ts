@@ -6,7 +6,12 @@ import { TOPICS, type MetricEnvelope } from '../core/envelope.js';
 import { MemoryBus } from '../bus/memory/memoryBus.js';
 import type { CollectResult, Source } from '../core/pipeline.js';
 import { PATIENT } from '../core/pipeline.testkit.js';
-import { publishOnce, startAgent } from './main.js';
+import { DEFAULT_WIRE } from '../bus/wire.js';
+import { unframe } from '../bus/wire.js';
+import type { BusProducer } from '../core/pipeline.js';
+import { publishOnce, startAgent, type PublishSettings } from './main.js';
+
+const settings = (producer: BusProducer, maxQueued = 100): PublishSettings => ({ producer, wire: DEFAULT_WIRE, maxQueued, batchSize: 500 });
 
 class CountingSource implements Source<MetricEnvelope> {
   readonly name = 'counting';
@@ -30,8 +35,8 @@ async function readAll(bus: MemoryBus): Promise<number[]> {
   const consumer = bus.consumer('reader');
   await consumer.run([TOPICS.metrics], (batch) => {
     for (const m of batch.messages) {
-      const decoded = metricCodec.decode(m.value);
-      if (decoded.ok) values.push(decoded.value.metric.value);
+      const decoded = unframe(m.value, m.headers, metricCodec);
+      if (decoded.ok) for (const record of decoded.records) values.push(record.metric.value);
     }
     return Promise.resolve({ kind: 'commit' });
   });
@@ -45,7 +50,7 @@ describe('agent loop', () => {
     const bus = new MemoryBus({ capacity: 1000, maxBatch: 100 });
     const source = new CountingSource();
     const counters = new Counters();
-    const agent = startAgent({ sources: [source, new ThrowingSource()], producer: bus.producer(), counters, logger: pino({ level: 'silent' }), intervalMs: 10, maxQueued: 100 });
+    const agent = startAgent({ sources: [source, new ThrowingSource()], publish: settings(bus.producer()), counters, logger: pino({ level: 'silent' }), intervalMs: 10, shutdownFlushMs: 1000 });
     await vi.waitFor(() => expect(source.cycles).toBeGreaterThanOrEqual(3), PATIENT);
     await agent.stop();
     const values = await readAll(bus);
@@ -57,7 +62,7 @@ describe('agent loop', () => {
 
   it('publishOnce publishes one cycle and reports nothing unsent', async () => {
     const bus = new MemoryBus({ capacity: 1000, maxBatch: 100 });
-    expect(await publishOnce([new CountingSource()], bus.producer(), new Counters(), 1000)).toBe(0);
+    expect(await publishOnce([new CountingSource()], settings(bus.producer()), new Counters(), 1000)).toBe(0);
     expect(await readAll(bus)).toEqual([1]);
   });
 
@@ -66,7 +71,7 @@ describe('agent loop', () => {
     const blocker = bus.consumer('stuck');
     await blocker.run([TOPICS.metrics], () => Promise.resolve({ kind: 'retry', delayMs: 60_000 }));
     await bus.producer().publish(TOPICS.metrics, [{ key: 'x', value: 'fills the topic' }]);
-    expect(await publishOnce([new CountingSource()], bus.producer(), new Counters(), 50)).toBe(1);
+    expect(await publishOnce([new CountingSource()], settings(bus.producer()), new Counters(), 50)).toBe(1);
     await blocker.stop();
   });
 });

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { deepFreeze, section, telemetrySection } from '../core/config.js';
 import { fail, ok, type Checked } from '../core/outcome.js';
 import { checkDimensions, checkMetricName } from '../core/validation.js';
 import { stableId } from './ids.js';
@@ -11,8 +12,6 @@ import { stableId } from './ids.js';
  * match_by; the full grammar (compound expressions, `times`, deterministic) replaces
  * this shape later.
  */
-const strict = <T extends Parameters<typeof Type.Object>[0]>(properties: T, description: string) =>
-  Type.Object(properties, { additionalProperties: false, default: {}, description });
 
 const literals = <T extends string>(values: readonly T[], options: { default?: NoInfer<T>; description: string }) =>
   Type.Union(
@@ -52,7 +51,7 @@ export const AlarmDefinitionSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const WebhookSettingsSchema = strict(
+export const WebhookSettingsSchema = section(
   {
     timeout_ms: Type.Integer({ minimum: 1, default: 5000, description: 'per request; also the budget for draining at shutdown' }),
     max_attempts: Type.Integer({ minimum: 1, default: 5 }),
@@ -64,7 +63,7 @@ export const WebhookSettingsSchema = strict(
   'webhook notifications',
 );
 
-export const EvaluationSettingsSchema = strict(
+export const EvaluationSettingsSchema = section(
   {
     interval_ms: Type.Integer({ minimum: 1, default: 10_000, description: 'how often every alarm is evaluated' }),
     max_points_per_window: Type.Integer({ minimum: 1, default: 10_000, description: 'per alarm; drop-oldest when full' }),
@@ -82,6 +81,19 @@ export const AlertingRulesSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** The `alerting` section of the configuration file: the rules plus where the daemon runs. */
+export const AlertingSectionSchema = section(
+  {
+    group_id: Type.String({ minLength: 1, default: 'kansoku-alerting' }),
+    telemetry: telemetrySection(8072),
+    alarm_definitions: Type.Array(AlarmDefinitionSchema, { default: [] }),
+    webhook: WebhookSettingsSchema,
+    evaluation: EvaluationSettingsSchema,
+  },
+  'the alert engine',
+);
+export type AlertingSection = Static<typeof AlertingSectionSchema>;
 
 export type AlarmDefinitionConfig = Static<typeof AlarmDefinitionSchema>;
 export type WebhookSettings = Static<typeof WebhookSettingsSchema>;
@@ -168,12 +180,4 @@ function checkDefinition(config: AlarmDefinitionConfig): Checked<AlarmDefinition
     dimensions: dimensions.value,
     operator: NORMALISED_OPERATOR[config.operator],
   });
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

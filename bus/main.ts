@@ -6,7 +6,8 @@ import type { Bus } from '../core/pipeline.js';
 import { createKafka } from './kafka/kafkaClient.js';
 import { KafkaProducer } from './kafka/kafkaProducer.js';
 import { KafkaConsumer } from './kafka/kafkaConsumer.js';
-import type { Config } from '../cmd/configSchema.js';
+import type { BusSection } from './config.js';
+import type { WireFormat } from './wire.js';
 
 /**
  * The configured bus; the agent, server and alert engine only ever see the `Bus` interface.
@@ -15,22 +16,25 @@ import type { Config } from '../cmd/configSchema.js';
  */
 export interface ConfiguredBus {
   readonly bus: Bus;
+  /** How publishers frame records on this bus. */
+  readonly wire: WireFormat;
   missingTopics(topics: readonly Topic[]): Promise<readonly Topic[] | undefined>;
 }
 
-export function buildBus(config: Readonly<Config>, logger: Logger, counters: Counters): ConfiguredBus {
-  if (config.bus.kind === 'memory') {
+export function buildBus(config: Readonly<BusSection>, logger: Logger, counters: Counters): ConfiguredBus {
+  if (config.kind === 'memory') {
     const bus = new MemoryBus({
-      capacity: config.bus.memory.capacity,
-      maxBatch: config.bus.memory.max_batch,
+      capacity: config.memory.capacity,
+      maxBatch: config.memory.max_batch,
       // Nobody reads these in one process yet; they must never block metrics.
       dropOldestTopics: [TOPICS.logs, TOPICS.deadLetter],
       onDrop: (topic, count) => counters.add('kansoku_bus_dropped_total', { topic }, count),
       onHandlerError: (error) => logger.error({ err: error }, 'bus consumer handler failed; retrying the batch'),
     });
-    return { bus, missingTopics: () => Promise.resolve([]) };
+    // Batched as on Kafka, so that the single-process default runs the same framing code.
+    return { bus, wire: { mode: 'batched', maxMessageBytes: Number.MAX_SAFE_INTEGER }, missingTopics: () => Promise.resolve([]) };
   }
-  const k = config.bus.kafka;
+  const k = config.kafka;
   const kafka = createKafka(
     {
       brokers: [...k.brokers],
@@ -43,8 +47,10 @@ export function buildBus(config: Readonly<Config>, logger: Logger, counters: Cou
     logger.child({ component: 'kafka' }),
   );
   return {
+    wire: { mode: k.wire, maxMessageBytes: k.max_message_bytes },
     bus: {
-      producer: () => new KafkaProducer(kafka),
+      producer: () =>
+        new KafkaProducer(kafka, { compression: k.compression, ackTimeoutMs: k.ack_timeout_ms, idempotent: k.idempotent, retryDelayMs: k.retry_delay_ms }),
       consumer: (groupId) =>
         new KafkaConsumer({ kafka, groupId, sessionTimeoutMs: k.session_timeout_ms, heartbeatIntervalMs: k.heartbeat_interval_ms, maxWaitTimeMs: k.max_wait_time_ms }),
     },

@@ -3,23 +3,27 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { Counters } from '../core/counters.js';
-import { buildSources, publishOnce, runOnce, startAgent } from '../agent/main.js';
-import { startServer } from '../server/main.js';
-import { StaticTokenAuthenticator } from '../server/api/auth.js';
-import { startAlerting, type AlertingDeps } from '../alerting/main.js';
-import { loadAlertingRules } from '../alerting/config.js';
 import type { Bus } from '../core/pipeline.js';
+import { shutdownInOrder } from '../core/shutdown.js';
+import { TOPICS, type Topic } from '../core/envelope.js';
+import type { PublishSettings } from '../agent/main.js';
+import type { AlertingDeps } from '../alerting/main.js';
+import { buildBus, type ConfiguredBus } from '../bus/main.js';
 import type { Config } from './configSchema.js';
 import { ConfigError, loadConfig } from './loadConfig.js';
-import { buildBus, type ConfiguredBus } from '../bus/main.js';
 import { startTelemetryServer } from './telemetryServer.js';
-import { TOPICS, type Topic } from '../core/envelope.js';
 import { HELP } from './help.js';
+
+// Each command loads only the components it runs (dynamic imports below): an agent on
+// every node has no use for fastify, the SQLite driver or the InfluxDB client, and
+// loading them costs every node tens of megabytes.
 
 type Command = keyof typeof HELP;
 
 interface Stoppable {
-  stop(): Promise<void>;
+  readonly name: string;
+  /** Within `deadlineMs` (epoch ms); whatever it reports is logged. */
+  stop(deadlineMs: number): Promise<unknown>;
 }
 
 function fail(message: string, code = 2): never {
@@ -43,26 +47,38 @@ async function requireTopics(configured: ConfiguredBus, topics: readonly Topic[]
 
 /** The daemon's /metrics and /healthz, when enabled; stopping it closes the port last. */
 async function telemetryOf(settings: { enabled: boolean; host: string; port: number }, counters: Counters, logger: Logger): Promise<Stoppable> {
-  if (!settings.enabled) return { stop: () => Promise.resolve() };
+  if (!settings.enabled) return { name: 'telemetry', stop: () => Promise.resolve() };
   try {
     const server = await startTelemetryServer(counters, settings.host, settings.port);
     logger.info({ url: server.url }, 'self-metrics at /metrics, liveness at /healthz');
-    return { stop: () => server.close() };
+    return { name: 'telemetry', stop: () => server.close() };
   } catch (error) {
     fail(`cannot listen for self-metrics on ${settings.host}:${settings.port}: ${(error as Error).message}`);
   }
 }
 
-function waitForSignal(logger: Logger, parts: Stoppable[]): void {
+/**
+ * On SIGINT or SIGTERM, stops the parts in reverse order of starting (intake first), all
+ * within `shutdown_timeout_ms`: a part that fails or hangs is reported and the next one
+ * still stops. Exits 0 when every part stopped cleanly, 1 otherwise.
+ */
+function waitForSignal(logger: Logger, config: Readonly<Config>, parts: Stoppable[]): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping');
-    // Reverse order: intake first (the agent), then the server, then whatever sits behind it.
+    logger.info({ signal, timeoutMs: config.shutdown_timeout_ms }, 'stopping');
+    const deadlineMs = Date.now() + config.shutdown_timeout_ms;
     void (async () => {
-      for (const part of [...parts].reverse()) await part.stop();
-      process.exit(0);
+      const outcomes = await shutdownInOrder(
+        [...parts].reverse().map((part) => ({ name: part.name, run: async () => { await part.stop(deadlineMs); } })),
+        deadlineMs,
+      );
+      const clean = outcomes.every((o) => o.outcome === 'done');
+      if (clean) logger.info({ steps: outcomes }, 'stopped');
+      else logger.error({ steps: outcomes }, 'stopped, but not every part stopped cleanly');
+      logger.flush();
+      process.exit(clean ? 0 : 1);
     })();
   };
   process.once('SIGINT', () => stop('SIGINT'));
@@ -129,8 +145,16 @@ async function main(argv: string[]): Promise<void> {
   const counters = new Counters();
   const now = (): number => Date.now();
 
+  const publishSettings = (configured: ConfiguredBus): PublishSettings => ({
+    producer: configured.bus.producer(),
+    wire: configured.wire,
+    maxQueued: config.agent.publisher.max_queued,
+    batchSize: config.agent.publisher.batch_size,
+  });
+
   if (cmd === 'agent') {
-    const sources = buildSources(config, counters, now);
+    const { buildSources, publishOnce, runOnce, startAgent } = await import('../agent/main.js');
+    const sources = buildSources(config.agent, { region: config.region, tenants: config.tenants, counters, now });
     if (sources.length === 0) fail('no agent source is enabled: set agent.kubelet.enabled or agent.cgroup.enabled, or pass --kubelet-url');
     const output = values['output'] ?? 'bus';
     if (output !== 'bus' && output !== 'stdout') fail(`--output must be bus or stdout, not "${String(output)}"`);
@@ -142,21 +166,23 @@ async function main(argv: string[]): Promise<void> {
     }
     if (output === 'stdout') fail('--output stdout goes with --once');
     if (config.bus.kind === 'memory') fail('the agent alone cannot use the in-process bus (nothing in this process reads it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
-    const configured = buildBus(config, logger, counters);
+    const configured = buildBus(config.bus, logger, counters);
     if (values['once']) {
       // One cycle onto the bus within one interval, then exit: non-zero when the bus did not take everything.
-      const unsent = await publishOnce(sources, configured.bus.producer(), counters, config.agent.interval_seconds * 1000);
+      const unsent = await publishOnce(sources, publishSettings(configured), counters, config.agent.interval_seconds * 1000);
       process.exitCode = unsent > 0 ? 1 : 0;
       if (unsent > 0) process.stderr.write(`kansoku: the bus did not take ${unsent} measurements in time\n`);
       return;
     }
-    const bus = await requireTopics(configured, [TOPICS.metrics]);
+    await requireTopics(configured, [TOPICS.metrics]);
     const telemetry = await telemetryOf(config.agent.telemetry, counters, logger);
-    const agent = startAgent({ sources, producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
-    waitForSignal(logger, [telemetry, agent]);
+    const agent = startAgent({ sources, publish: publishSettings(configured), counters, logger, intervalMs: config.agent.interval_seconds * 1000, shutdownFlushMs: config.agent.publisher.shutdown_flush_ms });
+    waitForSignal(logger, config, [telemetry, { name: 'agent', stop: () => agent.stop() }]);
     return;
   }
 
+  const { StaticTokenAuthenticator } = await import('../server/api/auth.js');
+  const { startServer } = await import('../server/main.js');
   const authenticator = (() => {
     try {
       return StaticTokenAuthenticator.parse(config.auth.tokens);
@@ -167,12 +193,14 @@ async function main(argv: string[]): Promise<void> {
 
   if (cmd === 'server') {
     if (config.server.api.enabled && config.auth.tokens === '') fail('the tenant API needs tokens: set KANSOKU_AUTH_TOKENS=TOKEN:TENANT_ID:ROLE[+ROLE...] (or auth.tokens)');
-    const bus = await requireTopics(buildBus(config, logger, counters), [TOPICS.metrics, TOPICS.deadLetter]);
-    const server = await startServer({ config, bus, counters, logger, authenticator, now });
-    waitForSignal(logger, [server]);
+    const bus = await requireTopics(buildBus(config.bus, logger, counters), [TOPICS.metrics, TOPICS.deadLetter]);
+    const server = await startServer({ config: config.server, region: config.region, bus, counters, logger, authenticator, now });
+    waitForSignal(logger, config, [{ name: 'server', stop: (deadlineMs) => server.stop(deadlineMs) }]);
     return;
   }
 
+  const { startAlerting } = await import('../alerting/main.js');
+  const { loadAlertingRules } = await import('../alerting/config.js');
   const alertingDeps = (bus: Bus): AlertingDeps => {
     const { group_id: groupId, telemetry: _telemetry, ...rules } = config.alerting;
     const loaded = loadAlertingRules(rules);
@@ -182,10 +210,10 @@ async function main(argv: string[]): Promise<void> {
 
   if (cmd === 'alerting') {
     if (config.bus.kind === 'memory') fail('alerting alone cannot use the in-process bus (nothing in this process writes it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
-    const bus = await requireTopics(buildBus(config, logger, counters), [TOPICS.metrics, TOPICS.alarmTransitions]);
+    const bus = await requireTopics(buildBus(config.bus, logger, counters), [TOPICS.metrics, TOPICS.alarmTransitions]);
     const telemetry = await telemetryOf(config.alerting.telemetry, counters, logger);
     const alerting = await startAlerting(alertingDeps(bus));
-    waitForSignal(logger, [telemetry, alerting]);
+    waitForSignal(logger, config, [telemetry, { name: 'alerting', stop: () => alerting.stop() }]);
     return;
   }
 
@@ -196,10 +224,19 @@ async function main(argv: string[]): Promise<void> {
     generatedToken = randomBytes(18).toString('base64url');
     effectiveAuth = StaticTokenAuthenticator.parse(`${generatedToken}:${config.agent.cgroup.tenant}:monasca-user`);
   }
-  const { bus } = buildBus(config, logger, counters);
-  const server = await startServer({ config, bus, counters, logger, authenticator: effectiveAuth, now });
+  const { buildSources, startAgent } = await import('../agent/main.js');
+  const configured = buildBus(config.bus, logger, counters);
+  const { bus } = configured;
+  const server = await startServer({ config: config.server, region: config.region, bus, counters, logger, authenticator: effectiveAuth, now });
   const alerting = await startAlerting(alertingDeps(bus));
-  const agent = startAgent({ sources: buildSources(config, counters, now), producer: bus.producer(), counters, logger, intervalMs: config.agent.interval_seconds * 1000, maxQueued: 100_000 });
+  const agent = startAgent({
+    sources: buildSources(config.agent, { region: config.region, tenants: config.tenants, counters, now }),
+    publish: publishSettings(configured),
+    counters,
+    logger,
+    intervalMs: config.agent.interval_seconds * 1000,
+    shutdownFlushMs: config.agent.publisher.shutdown_flush_ms,
+  });
   const url = server.apiUrl ?? '(API disabled)';
   const token = generatedToken ?? '<one of your KANSOKU_AUTH_TOKENS>';
   process.stdout.write(
@@ -217,7 +254,11 @@ async function main(argv: string[]): Promise<void> {
       .filter((line) => line !== '')
       .join('\n') + '\n',
   );
-  waitForSignal(logger, [alerting, server, agent]);
+  waitForSignal(logger, config, [
+    { name: 'alerting', stop: () => alerting.stop() },
+    { name: 'server', stop: (deadlineMs) => server.stop(deadlineMs) },
+    { name: 'agent', stop: () => agent.stop() },
+  ]);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

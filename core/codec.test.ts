@@ -35,8 +35,12 @@ describe('metricCodec', () => {
     ['a JSON array', '[]', /envelope must be an object/],
     ['no meta', JSON.stringify({ metric: good.metric, creation_time: 1 }), /meta must be an object/],
     ['an empty tenant', JSON.stringify({ ...good, meta: { tenantId: '', region: 'r' } }), /tenantId/],
-    ['a string value', JSON.stringify({ ...good, metric: { ...good.metric, value: '1' } }), /value must be a number/],
-    ['a restricted name', JSON.stringify({ ...good, metric: { ...good.metric, name: 'a=b' } }), /restricted character/],
+    ['a string value', JSON.stringify({ ...good, metric: { ...good.metric, value: '1' } }), /value must be a finite number/],
+    ['a null value (NaN written by JSON.stringify)', JSON.stringify({ ...good, metric: { ...good.metric, value: null } }), /value must be a finite number/],
+    ['an empty name', JSON.stringify({ ...good, metric: { ...good.metric, name: '' } }), /name must be a non-empty string/],
+    ['a numeric dimension value', JSON.stringify({ ...good, metric: { ...good.metric, dimensions: { a: 1 } } }), /dimension "a" must have a string value/],
+    ['no dimensions', JSON.stringify({ ...good, metric: { ...good.metric, dimensions: undefined } }), /dimension must be an object/],
+    ['a string timestamp', JSON.stringify({ ...good, metric: { ...good.metric, timestamp: '1' } }), /timestamp/],
     ['no creation_time', JSON.stringify({ metric: good.metric, meta: good.meta }), /creation_time/],
   ])('refuses %s with a reason', (_name, bytes, reason) => {
     const decoded = metricCodec.decode(bytes);

@@ -1,15 +1,25 @@
 import { TOPICS, type LogEnvelope, type LogRecord, type Meta, type MetricEnvelope, type Topic } from './envelope.js';
 import { fail, ok, type Checked } from './outcome.js';
-import { checkDimensions, checkMetric } from './validation.js';
 
-/** One codec per topic: what goes on the bus and how it is read back, untrusted. */
+/**
+ * One codec per topic: how one record is written on the bus and read back.
+ *
+ * Reading checks the shape of what arrives (types, required fields, finite numbers, a
+ * tenant) and nothing more: Monasca's content rules (restricted characters, lengths,
+ * value_meta size) are enforced where data enters Kansoku, by the agent's sources and
+ * the tenant API, and are not paid for again on the server's hot path. A message
+ * that fails the shape check is counted and dead-lettered, never written.
+ */
 export interface Codec<T> {
   readonly topic: Topic;
   encode(record: T): string;
+  /** One record from already parsed JSON. The object is used as it is, not copied. */
+  fromJson(raw: unknown): Checked<T>;
+  /** One record from a message that holds exactly one (Monasca's own framing). */
   decode(bytes: Buffer | string): Checked<T>;
 }
 
-function parseJson(bytes: Buffer | string): Checked<unknown> {
+export function parseJson(bytes: Buffer | string): Checked<unknown> {
   try {
     return ok(JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8')) as unknown);
   } catch (error) {
@@ -17,63 +27,75 @@ function parseJson(bytes: Buffer | string): Checked<unknown> {
   }
 }
 
-function checkMeta(input: unknown): Checked<Meta> {
-  if (typeof input !== 'object' || input === null) return fail('meta must be an object');
-  const { tenantId, region } = input as Record<string, unknown>;
-  if (typeof tenantId !== 'string' || tenantId.length === 0) return fail('meta.tenantId must be a non-empty string');
-  if (typeof region !== 'string') return fail('meta.region must be a string');
-  return ok({ tenantId, region });
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkCreationTime(input: unknown): Checked<number> {
-  if (typeof input !== 'number' || !Number.isFinite(input)) return fail('creation_time must be a number of seconds');
-  return ok(input);
+function metaProblem(meta: unknown): string | undefined {
+  if (!isObject(meta)) return 'meta must be an object';
+  if (typeof meta['tenantId'] !== 'string' || meta['tenantId'].length === 0) return 'meta.tenantId must be a non-empty string';
+  if (typeof meta['region'] !== 'string') return 'meta.region must be a string';
+  return undefined;
 }
 
-/**
- * The shared shape of Monasca's envelopes: `{<body>: ..., meta: {tenantId, region}, creation_time}`;
- * `checkBody` checks the one field that differs per topic.
- */
-function decodeEnvelope<B, T>(bytes: Buffer | string, checkBody: (raw: Record<string, unknown>) => Checked<B>, build: (body: B, meta: Meta, creationTime: number) => T): Checked<T> {
-  const json = parseJson(bytes);
-  if (!json.ok) return json;
-  if (typeof json.value !== 'object' || json.value === null || Array.isArray(json.value)) return fail('envelope must be an object');
-  const raw = json.value as Record<string, unknown>;
-  const body = checkBody(raw);
-  if (!body.ok) return body;
-  const meta = checkMeta(raw['meta']);
-  if (!meta.ok) return meta;
-  const creation = checkCreationTime(raw['creation_time']);
-  if (!creation.ok) return creation;
-  return ok(build(body.value, meta.value, creation.value));
+function stringMapProblem(field: string, value: unknown, optional: boolean): string | undefined {
+  if (value === null || value === undefined) return optional ? undefined : `${field} must be an object of strings`;
+  if (!isObject(value)) return `${field} must be an object of strings`;
+  for (const key in value) if (typeof value[key] !== 'string') return `${field} ${JSON.stringify(key.slice(0, 64))} must have a string value`;
+  return undefined;
 }
 
-export const metricCodec: Codec<MetricEnvelope> = {
-  topic: TOPICS.metrics,
-  encode: (envelope) => JSON.stringify(envelope),
-  decode: (bytes) =>
-    decodeEnvelope(
-      bytes,
-      (raw) => {
-        const metric = checkMetric(raw['metric']);
-        return metric.ok ? metric : fail(`metric: ${metric.error}`);
-      },
-      (metric, meta, creation_time) => ({ metric, meta, creation_time }),
-    ),
-};
-
-function checkLog(log: unknown): Checked<LogRecord> {
-  if (typeof log !== 'object' || log === null) return fail('log must be an object');
-  const { message, dimensions, timestamp } = log as Record<string, unknown>;
-  if (typeof message !== 'string') return fail('log.message must be a string');
-  const dims = checkDimensions(dimensions);
-  if (!dims.ok) return fail(`log: ${dims.error}`);
-  if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isFinite(timestamp))) return fail('log.timestamp must be a number');
-  return ok(timestamp === undefined ? { message, dimensions: dims.value } : { message, dimensions: dims.value, timestamp });
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
 }
 
-export const logCodec: Codec<LogEnvelope> = {
-  topic: TOPICS.logs,
-  encode: (envelope) => JSON.stringify(envelope),
-  decode: (bytes) => decodeEnvelope(bytes, (raw) => checkLog(raw['log']), (log, meta, creation_time) => ({ log, meta, creation_time })),
-};
+/** The shared shape of Monasca's envelopes: `{<body>: ..., meta: {tenantId, region}, creation_time}`. */
+function envelopeProblem(raw: unknown, body: string, bodyProblem: (body: unknown) => string | undefined): string | undefined {
+  if (!isObject(raw)) return 'envelope must be an object';
+  const problem = bodyProblem(raw[body]);
+  if (problem !== undefined) return `${body}: ${problem}`;
+  const meta = metaProblem(raw['meta']);
+  if (meta !== undefined) return meta;
+  if (!isFiniteNumber(raw['creation_time'])) return 'creation_time must be a number of seconds';
+  return undefined;
+}
+
+function metricProblem(metric: unknown): string | undefined {
+  if (!isObject(metric)) return 'must be an object';
+  const name = metric['name'];
+  if (typeof name !== 'string' || name.length === 0) return 'name must be a non-empty string';
+  if (!isFiniteNumber(metric['timestamp'])) return 'timestamp must be a number of milliseconds';
+  if (!isFiniteNumber(metric['value'])) return 'value must be a finite number';
+  return stringMapProblem('dimension', metric['dimensions'], false) ?? stringMapProblem('value_meta', metric['value_meta'], true);
+}
+
+function logProblem(log: unknown): string | undefined {
+  if (!isObject(log)) return 'must be an object';
+  if (typeof log['message'] !== 'string') return 'message must be a string';
+  if (log['timestamp'] !== undefined && !isFiniteNumber(log['timestamp'])) return 'timestamp must be a number';
+  return stringMapProblem('dimension', log['dimensions'], false);
+}
+
+function envelopeCodec<T>(topic: Topic, body: string, bodyProblem: (body: unknown) => string | undefined): Codec<T> {
+  const fromJson = (raw: unknown): Checked<T> => {
+    const problem = envelopeProblem(raw, body, bodyProblem);
+    return problem === undefined ? ok(raw as T) : fail(problem);
+  };
+  return {
+    topic,
+    encode: (record) => JSON.stringify(record),
+    fromJson,
+    decode: (bytes) => {
+      const json = parseJson(bytes);
+      return json.ok ? fromJson(json.value) : json;
+    },
+  };
+}
+
+/** Topic `metrics`: `{metric: {name, dimensions, timestamp, value, value_meta}, meta, creation_time}`. */
+export const metricCodec: Codec<MetricEnvelope> = envelopeCodec<MetricEnvelope>(TOPICS.metrics, 'metric', metricProblem);
+
+/** Topic `logs`: monasca-log-api's `{log: {message, dimensions, timestamp?}, meta, creation_time}`. */
+export const logCodec: Codec<LogEnvelope> = envelopeCodec<LogEnvelope>(TOPICS.logs, 'log', logProblem);
+
+export type { LogRecord, Meta };

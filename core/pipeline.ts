@@ -23,10 +23,15 @@ export interface Sink<T> {
 
 export type Health = { readonly healthy: true } | { readonly healthy: false; readonly reason: string };
 
-/** One message on the bus: bytes, with a key that chooses the partition (the tenant, so a tenant's order holds). */
+/**
+ * One message on the bus: bytes, with a key that chooses the partition (one tenant on one
+ * host, so that every series keeps its order on one partition) and headers that say how
+ * the value is framed.
+ */
 export interface BusMessage {
   readonly key: string;
   readonly value: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface BusProducer {
@@ -39,7 +44,14 @@ export interface BusProducer {
 export interface ConsumedBatch {
   readonly topic: string;
   readonly partition: number;
-  readonly messages: readonly { readonly offset: string; readonly key: string | null; readonly value: Buffer }[];
+  readonly messages: readonly ConsumedMessage[];
+}
+
+export interface ConsumedMessage {
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: Buffer;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -50,6 +62,8 @@ export type BatchVerdict = { readonly kind: 'commit' } | { readonly kind: 'retry
 
 export interface BusConsumer {
   run(topics: readonly Topic[], handle: (batch: ConsumedBatch) => Promise<BatchVerdict>): Promise<void>;
+  /** Unhealthy while the client has given up (a crash it does not restart from) or is restarting after one. */
+  health(): Health;
   stop(): Promise<void>;
 }
 

@@ -5,7 +5,8 @@ import type { Counters } from '../core/counters.js';
 import { TOPICS, type MetricEnvelope } from '../core/envelope.js';
 import type { Bus, Health, Sink } from '../core/pipeline.js';
 import type { MetricStore } from '../core/query.js';
-import type { Config } from '../cmd/configSchema.js';
+import { shutdownInOrder, type StepOutcome } from '../core/shutdown.js';
+import type { ServerSection } from './config.js';
 import type { Authenticator } from './api/auth.js';
 import { buildApiServer, listen } from './api/server.js';
 import { ingestHandler } from './ingest/ingestHandler.js';
@@ -18,7 +19,10 @@ import { SqliteSink } from './sqlite/sqliteSink.js';
 import { SqliteStore } from './sqlite/sqliteStore.js';
 
 export interface ServerDeps {
-  readonly config: Readonly<Config>;
+  /** The server's own section of the configuration, frozen. */
+  readonly config: Readonly<ServerSection>;
+  /** Stamped on metrics posted through the API. */
+  readonly region: string;
   readonly bus: Bus;
   readonly counters: Counters;
   readonly logger: Logger;
@@ -29,11 +33,12 @@ export interface ServerDeps {
 export interface RunningServer {
   /** Where the tenant API listens, when it is enabled. */
   readonly apiUrl: string | undefined;
-  stop(): Promise<void>;
+  /** Runs once: every step within `deadlineMs` (epoch ms), none skipped because another failed. */
+  stop(deadlineMs: number): Promise<StepOutcome[]>;
 }
 
-function influxdbConfig(config: Readonly<Config>): InfluxdbConfig {
-  const c = config.server.influxdb;
+function influxdbConfig(config: Readonly<ServerSection>): InfluxdbConfig {
+  const c = config.influxdb;
   return {
     version: c.version,
     url: c.url,
@@ -49,9 +54,9 @@ function influxdbConfig(config: Readonly<Config>): InfluxdbConfig {
 }
 
 /** The configured metric sink and the store the API reads from: always the same service. */
-function buildStorage(config: Readonly<Config>): { sink: Sink<MetricEnvelope>; store: MetricStore } {
-  if (config.server.store === 'sqlite') {
-    const db = openDatabase(config.server.sqlite.path);
+function buildStorage(config: Readonly<ServerSection>): { sink: Sink<MetricEnvelope>; store: MetricStore } {
+  if (config.store === 'sqlite') {
+    const db = openDatabase(config.sqlite.path);
     return { sink: new SqliteSink(db), store: new SqliteStore(db) };
   }
   const influx = influxdbConfig(config);
@@ -70,7 +75,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const log = deps.logger.child({ component: 'server' });
   const { sink, store } = buildStorage(config);
   const producer = bus.producer();
-  const consumer = bus.consumer(config.server.group_id);
+  const consumer = bus.consumer(config.group_id);
+  const health = async (): Promise<Record<string, Health>> => ({ bus: consumer.health(), [sink.name]: await sink.health() });
   await consumer.run(
     [TOPICS.metrics],
     ingestHandler({
@@ -81,16 +87,16 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       onRetry: (reason, delayMs) => log.warn({ sink: sink.name, reason, delayMs }, 'sink asked to retry the batch'),
     }),
   );
-  log.info({ store: config.server.store, groupId: config.server.group_id }, 'server consuming metrics');
+  log.info({ store: config.store, groupId: config.group_id }, 'server consuming metrics');
 
   let api: FastifyInstance | undefined;
   let apiUrl: string | undefined;
-  if (config.server.api.enabled) {
+  if (config.api.enabled) {
     const options = {
-      host: config.server.api.host,
-      port: config.server.api.port,
-      bodyLimitBytes: config.server.api.body_limit_bytes,
-      requestTimeoutMs: config.server.api.request_timeout_ms,
+      host: config.api.host,
+      port: config.api.port,
+      bodyLimitBytes: config.api.body_limit_bytes,
+      requestTimeoutMs: config.api.request_timeout_ms,
     };
     api = await buildApiServer(
       {
@@ -98,10 +104,10 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         producer,
         store,
         counters,
-        region: config.region,
-        maxQueryLimit: config.server.api.max_query_limit,
+        region: deps.region,
+        maxQueryLimit: config.api.max_query_limit,
         now: deps.now,
-        health: async (): Promise<Record<string, Health>> => ({ [sink.name]: await sink.health() }),
+        health,
       },
       options,
       deps.logger,
@@ -110,16 +116,24 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     log.info({ url: apiUrl }, 'tenant API listening');
   }
 
-  let stopped: Promise<void> | undefined;
+  let stopped: Promise<StepOutcome[]> | undefined;
   return {
     apiUrl,
-    stop: () =>
+    // Reverse of the data flow: stop the API's intake, stop consuming (the batch in hand
+    // finishes and commits), then close the sink (the SQLite database with it) and the producer.
+    stop: (deadlineMs) =>
       (stopped ??= (async () => {
-        await api?.close();
-        await consumer.stop();
-        await sink.close();
-        await producer.close();
-        log.info('server stopped');
+        const outcomes = await shutdownInOrder(
+          [
+            { name: 'api', run: async () => { await api?.close(); } },
+            { name: 'consumer', run: () => consumer.stop() },
+            { name: 'sink', run: () => sink.close() },
+            { name: 'producer', run: () => producer.close() },
+          ],
+          deadlineMs,
+        );
+        log.info({ steps: outcomes }, 'server stopped');
+        return outcomes;
       })()),
   };
 }

@@ -4,10 +4,10 @@
  * `commit` (at-least-once). A `retry` verdict leaves the offset where it was
  * and brings the same batch again after the delay.
  */
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import { sleep } from '../../core/backoff.js';
 import type { Topic } from '../../core/envelope.js';
-import type { BatchVerdict, BusConsumer, ConsumedBatch } from '../../core/pipeline.js';
+import type { BatchVerdict, BusConsumer, ConsumedBatch, Health } from '../../core/pipeline.js';
 
 export interface KafkaConsumerOptions {
   readonly kafka: Kafka;
@@ -26,6 +26,18 @@ export interface KafkaConsumerOptions {
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
 const EMPTY_VALUE = Buffer.alloc(0);
 
+/** Kafka headers are bytes (or lists of them); Kansoku's are single UTF-8 strings. */
+function stringHeaders(raw: IHeaders): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const name in raw) {
+    const value = raw[name];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first === undefined) continue;
+    (out ??= {})[name] = typeof first === 'string' ? first : first.toString('utf8');
+  }
+  return out;
+}
+
 type BatchHandler = (batch: ConsumedBatch) => Promise<BatchVerdict>;
 
 export class KafkaConsumer implements BusConsumer {
@@ -35,6 +47,7 @@ export class KafkaConsumer implements BusConsumer {
   /** Cuts retry delays short when stop() is called; an in-flight handler still runs to the end. */
   private readonly stopSignal = new AbortController();
   private stopping: Promise<void> | undefined;
+  private crash: { readonly reason: string; readonly restarting: boolean } | undefined;
 
   constructor(options: KafkaConsumerOptions) {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
@@ -46,10 +59,20 @@ export class KafkaConsumer implements BusConsumer {
       ...(options.sessionTimeoutMs !== undefined ? { sessionTimeout: options.sessionTimeoutMs } : {}),
       ...(options.maxWaitTimeMs !== undefined ? { maxWaitTimeInMs: options.maxWaitTimeMs } : {}),
     });
-    const onCrash = options.onCrash;
-    if (onCrash) {
-      this.consumer.on(this.consumer.events.CRASH, ({ payload }) => onCrash(payload.error, payload.restart));
-    }
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.crash = { reason: `Kafka consumer crashed: ${payload.error.message}`, restarting: payload.restart };
+      options.onCrash?.(payload.error, payload.restart);
+    });
+    // A restarted consumer that joined its group again is back to health.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.crash = undefined;
+    });
+  }
+
+  health(): Health {
+    if (this.stopping) return { healthy: false, reason: 'Kafka consumer stopped' };
+    if (!this.crash) return { healthy: true };
+    return { healthy: false, reason: this.crash.restarting ? `${this.crash.reason} (restarting)` : `${this.crash.reason} (gave up; restart the process)` };
   }
 
   /**
@@ -90,7 +113,11 @@ export class KafkaConsumer implements BusConsumer {
     const consumed: ConsumedBatch = {
       topic: batch.topic,
       partition: batch.partition,
-      messages: batch.messages.map((m) => ({ offset: m.offset, key: m.key ? m.key.toString('utf8') : null, value: m.value ?? EMPTY_VALUE })),
+      messages: batch.messages.map((m) => {
+        const message = { offset: m.offset, key: m.key ? m.key.toString('utf8') : null, value: m.value ?? EMPTY_VALUE };
+        const headers = m.headers ? stringHeaders(m.headers) : undefined;
+        return headers ? { ...message, headers } : message;
+      }),
     };
 
     const verdict = await this.whileHeartbeating(payload, () => handle(consumed));

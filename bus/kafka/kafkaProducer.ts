@@ -12,21 +12,19 @@ import type { BusMessage, BusProducer } from '../../core/pipeline.js';
 
 export interface KafkaProducerOptions {
   /** gzip shrinks JSON envelopes several times over at some CPU cost on every node. */
-  readonly compression?: 'gzip' | 'none';
+  readonly compression: 'gzip' | 'none';
   /** How long the leader may wait for the in-sync replicas before it answers. */
-  readonly ackTimeoutMs?: number;
+  readonly ackTimeoutMs: number;
   /** The delay suggested with a retryable outcome; the caller adds backoff and jitter. */
-  readonly retryDelayMs?: number;
+  readonly retryDelayMs: number;
   /**
    * Broker-side deduplication of kafkajs's own retries. Off by default: it
    * serialises requests, and kafkajs finds no controller for InitProducerId on
    * librdkafka's mock cluster ("Broker 0 not found"), so it cannot be tested here.
    */
-  readonly idempotent?: boolean;
+  readonly idempotent: boolean;
 }
 
-const DEFAULT_ACK_TIMEOUT_MS = 30_000;
-const DEFAULT_RETRY_DELAY_MS = 1_000;
 
 export class KafkaProducer implements BusProducer {
   private readonly producer: Producer;
@@ -36,8 +34,9 @@ export class KafkaProducer implements BusProducer {
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(kafka: Kafka, options: KafkaProducerOptions = {}) {
-    const idempotent = options.idempotent ?? false;
+  /** Options come from the `bus.kafka` section, where their defaults are. */
+  constructor(kafka: Kafka, options: KafkaProducerOptions) {
+    const idempotent = options.idempotent;
     this.producer = kafka.producer({
       // Murmur2 on the key, as the Java client does, so a tenant lands on the same
       // partition whichever Monasca component produced its records.
@@ -48,8 +47,8 @@ export class KafkaProducer implements BusProducer {
       ...(idempotent ? { maxInFlightRequests: 1 } : {}),
     });
     this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-    this.ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
-    this.retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    this.ackTimeoutMs = options.ackTimeoutMs;
+    this.retryDelayMs = options.retryDelayMs;
   }
 
   async publish(topic: Topic, messages: readonly BusMessage[]): Promise<DeliveryOutcome<BusMessage>> {
@@ -59,7 +58,7 @@ export class KafkaProducer implements BusProducer {
       await this.connect();
       await this.producer.send({
         topic,
-        messages: messages.map(({ key, value }) => ({ key, value })),
+        messages: messages.map(({ key, value, headers }) => (headers ? { key, value, headers: { ...headers } } : { key, value })),
         acks: -1,
         timeout: this.ackTimeoutMs,
         compression: this.compression,

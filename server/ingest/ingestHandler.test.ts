@@ -5,6 +5,7 @@ import { TOPICS, type MetricEnvelope } from '../../core/envelope.js';
 import { delivered, rejected, retryable } from '../../core/outcome.js';
 import type { BusMessage, BusProducer, ConsumedBatch } from '../../core/pipeline.js';
 import { RecordingSink } from '../../core/pipeline.testkit.js';
+import { BATCH_V1, WIRE_HEADER } from '../../bus/wire.js';
 import { ingestHandler, type DeadLetter } from './ingestHandler.js';
 
 const env = (value: number): MetricEnvelope => ({
@@ -90,5 +91,45 @@ describe('ingestHandler', () => {
     expect((await handle(batch(['x']))).kind).toBe('retry');
     expect(await handle(batch(['x']))).toEqual({ kind: 'commit' });
     expect(dlq.deadLetters()).toHaveLength(1);
+  });
+
+  it('reads batched and Monasca messages of one partition alike, per message', async () => {
+    const sink = new RecordingSink<MetricEnvelope>();
+    const counters = new Counters();
+    const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: new RecordingProducer(), counters });
+    const mixed: ConsumedBatch = {
+      topic: TOPICS.metrics,
+      partition: 0,
+      messages: [
+        { offset: '7', key: 't', value: Buffer.from(metricCodec.encode(env(1))) },
+        { offset: '8', key: 't/n1', value: Buffer.from(JSON.stringify([env(2), env(3)])), headers: { [WIRE_HEADER]: BATCH_V1 } },
+        { offset: '9', key: 't', value: Buffer.from(metricCodec.encode(env(4))) },
+      ],
+    };
+    expect(await handle(mixed)).toEqual({ kind: 'commit' });
+    expect(sink.items.map((e) => e.metric.value)).toEqual([1, 2, 3, 4]);
+    expect(counters.total('kansoku_server_written_total')).toBe(4);
+    expect(counters.total('kansoku_server_messages_total')).toBe(3);
+  });
+
+  it('writes the good envelopes of a batch and dead-letters the bad one alone, with its index', async () => {
+    const sink = new RecordingSink<MetricEnvelope>();
+    const dlq = new RecordingProducer();
+    const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: dlq, counters: new Counters() });
+    const bad = { ...env(2), meta: { tenantId: '', region: 'r' } };
+    const value = Buffer.from(JSON.stringify([env(1), bad, env(3)]));
+    expect(await handle({ topic: TOPICS.metrics, partition: 1, messages: [{ offset: '40', key: 't/n1', value, headers: { [WIRE_HEADER]: BATCH_V1 } }] })).toEqual({ kind: 'commit' });
+    expect(sink.items.map((e) => e.metric.value)).toEqual([1, 3]);
+    expect(dlq.deadLetters()).toEqual([{ topic: 'metrics', partition: 1, offset: '40', index: 1, reason: expect.stringMatching(/tenantId/) as string, payload: JSON.stringify(bad) }]);
+  });
+
+  it('dead-letters a batch that does not parse whole, as it came', async () => {
+    const sink = new RecordingSink<MetricEnvelope>();
+    const dlq = new RecordingProducer();
+    const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: dlq, counters: new Counters() });
+    const value = `[${metricCodec.encode(env(1))},{"metric":`;
+    expect(await handle({ topic: TOPICS.metrics, partition: 1, messages: [{ offset: '41', key: 't/n1', value: Buffer.from(value), headers: { [WIRE_HEADER]: BATCH_V1 } }, { offset: '42', key: 't', value: Buffer.from(metricCodec.encode(env(5))) }] })).toEqual({ kind: 'commit' });
+    expect(sink.items.map((e) => e.metric.value)).toEqual([5]);
+    expect(dlq.deadLetters()).toEqual([{ topic: 'metrics', partition: 1, offset: '41', reason: expect.stringMatching(/not JSON/) as string, payload: value }]);
   });
 });
