@@ -13,9 +13,8 @@ import { eventually, freePort, runKansoku, type KansokuProcess } from '../suppor
  */
 const page = KUBELET_PAGE;
 
-
-
-describe('kubelet page → agent → Kafka → server → InfluxDB → tenant API', () => {
+/** Both wire forms end to end: the agent writes in one, the server reads whatever each message is. */
+describe.each(['batched', 'monasca'] as const)('kubelet page → agent (%s wire) → Kafka → server → InfluxDB → tenant API', (wire) => {
   let kafka: KafkaMockCluster;
   let influx: { url: string; stop(): Promise<void> };
   let kubelet: Awaited<ReturnType<typeof serveKubeletPage>>;
@@ -55,9 +54,24 @@ describe('kubelet page → agent → Kafka → server → InfluxDB → tenant AP
   }
 
   it('carries every container measurement of the page to its own tenant, values exact', async () => {
-    const agent = runKansoku(['agent', '--once', '--output', 'bus', '--kubelet-url', kubelet.url, '--hostname', 'node-e2e'], env);
+    const agent = runKansoku(['agent', '--once', '--output', 'bus', '--kubelet-url', kubelet.url, '--hostname', 'node-e2e'], { ...env, KANSOKU_BUS__KAFKA__WIRE: wire });
     expect(await agent.exited(), agent.stderr()).toBe(0);
-    expect(kubelet.requests()).toBe(1);
+    // The agent framed as told: one envelope per message in monasca mode, far fewer messages than envelopes batched.
+    const printed = runKansoku(['agent', '--once', '--output', 'stdout', '--kubelet-url', kubelet.url, '--hostname', 'node-e2e'], env);
+    expect(await printed.exited(), printed.stderr()).toBe(0);
+    const published = printed.stdout().trim().split('\n').length;
+    expect(published).toBeGreaterThan(100);
+    const messages = await eventually(
+      async () => {
+        const text = await (await fetch(`${api}/metrics`)).text();
+        return { messages: Number(/kansoku_server_messages_total\{topic="metrics"\} (\d+)/.exec(text)?.[1] ?? 0), records: Number(/kansoku_server_records_total\{topic="metrics"\} (\d+)/.exec(text)?.[1] ?? 0) };
+      },
+      (c) => c.records >= published,
+      30_000,
+    );
+    expect(messages.records).toBe(published);
+    if (wire === 'monasca') expect(messages.messages).toBe(published);
+    else expect(messages.messages).toBeLessThan(published / 10);
 
     for (const [tenant, token] of [['kube-system', 'tok-kube'], ['scraper', 'tok-scraper']] as const) {
       const expected = expectedFromPage('container_memory_usage_bytes', tenant);
@@ -103,6 +117,25 @@ describe('kubelet page → agent → Kafka → server → InfluxDB → tenant AP
     const selfMetrics = await eventually(async () => (await fetch(`${api}/metrics`)).text(), (text) => deadLettered.test(text), 10_000);
     expect(selfMetrics).toMatch(/kansoku_server_decode_errors_total\{topic="metrics"\} 1/);
     expect(selfMetrics).toMatch(/kansoku_server_dead_lettered_total\{topic="metrics"\} 1/);
+  });
+
+  it('writes a Monasca-form message and a batched one of the same partition alike', async () => {
+    const { Kafka } = await import('kafkajs');
+    const producer = new Kafka({ brokers: [...kafka.brokers], clientId: 'e2e-mixed', logLevel: 0 }).producer();
+    await producer.connect();
+    const now = Date.now();
+    const envelope = (value: number) => ({ metric: { name: 'e2e.mixed', dimensions: { hostname: 'mixed-host' }, timestamp: now + value, value, value_meta: null }, meta: { tenantId: 'scraper', region: 'x' }, creation_time: 1 });
+    // One key, so one partition: Monasca's single envelope, then a batch of two.
+    await producer.send({
+      topic: 'metrics',
+      messages: [
+        { key: 'scraper/mixed-host', value: JSON.stringify(envelope(1)) },
+        { key: 'scraper/mixed-host', value: JSON.stringify([envelope(2), envelope(3)]), headers: { 'kansoku-wire': 'batch-v1' } },
+      ],
+    });
+    await producer.disconnect();
+    const got = await eventually(() => measurements('tok-scraper', 'e2e.mixed'), (r) => (r.series[0]?.measurements.length ?? 0) >= 3, 30_000);
+    expect(got.series[0]?.measurements.map((m) => m[1])).toEqual([1, 2, 3]);
   });
 
   it('stops cleanly on SIGTERM: intake first, then the consumer, then the sink', async () => {
