@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { BoundedQueue } from '../core/boundedQueue.js';
 import { metricCodec } from '../core/codec.js';
 import type { Counters } from '../core/counters.js';
 import { TOPICS } from '../core/envelope.js';
@@ -52,7 +53,7 @@ const DEFAULT_MAX_PENDING_TRANSITIONS = 10_000;
 
 export class AlertEngine {
   private readonly evaluator: Evaluator;
-  private readonly outbox: BusMessage[] = [];
+  private readonly outbox: BoundedQueue<BusMessage>;
   private timer: NodeJS.Timeout | undefined;
   private evaluating: Promise<void> | undefined;
   private started = false;
@@ -62,6 +63,12 @@ export class AlertEngine {
   constructor(private readonly deps: AlertEngineDeps) {
     this.evaluator = new Evaluator(deps.definitions, deps.limits ?? defaultEvaluationSettings(), deps.counters);
     const { counters } = deps;
+    // Full policy: drop-oldest, counted as outbox_full; the newest transitions say most about the alarms now.
+    this.outbox = new BoundedQueue({
+      capacity: deps.maxPendingTransitions ?? DEFAULT_MAX_PENDING_TRANSITIONS,
+      whenFull: 'drop-oldest',
+      onDrop: (count) => counters.add(ENGINE_COUNTERS.transitionsLost, { reason: 'outbox_full' }, count),
+    });
     counters.describe(ENGINE_COUNTERS.measurements, 'Measurements read from the metrics topic.');
     counters.describe(ENGINE_COUNTERS.decodeErrors, 'Messages on the metrics topic that did not decode; skipped (the server dead-letters them).');
     counters.describe(ENGINE_COUNTERS.transitions, 'Alarm state transitions, by new state.');
@@ -95,7 +102,10 @@ export class AlertEngine {
     clearTimeout(this.timer);
     await this.evaluating;
     await this.publishOutbox();
-    if (this.outbox.length > 0) this.deps.counters.add(ENGINE_COUNTERS.transitionsLost, { reason: 'shutdown' }, this.outbox.splice(0).length);
+    // Removed rather than cleared: the outbox's onDrop counts outbox_full, and these are lost to shutdown.
+    const unpublished = this.outbox.length;
+    this.outbox.remove(unpublished);
+    if (unpublished > 0) this.deps.counters.add(ENGINE_COUNTERS.transitionsLost, { reason: 'shutdown' }, unpublished);
     await this.deps.notifier.drain();
     this.deps.logger?.info({ transitions: this.deps.counters.total(ENGINE_COUNTERS.transitions) }, 'alert engine stopped');
   }
@@ -130,7 +140,7 @@ export class AlertEngine {
       for (const transition of transitions) {
         this.deps.counters.add(ENGINE_COUNTERS.transitions, { state: transition.newState });
         this.deps.notifier.notify(transition);
-        this.toOutbox(transitionMessage(transition));
+        this.outbox.push(transitionMessage(transition));
       }
       await this.publishOutbox();
     } catch (error) {
@@ -140,24 +150,17 @@ export class AlertEngine {
     }
   }
 
-  private toOutbox(message: BusMessage): void {
-    if (this.outbox.length >= (this.deps.maxPendingTransitions ?? DEFAULT_MAX_PENDING_TRANSITIONS)) {
-      this.outbox.shift();
-      this.deps.counters.add(ENGINE_COUNTERS.transitionsLost, { reason: 'outbox_full' });
-    }
-    this.outbox.push(message);
-  }
-
   private async publishOutbox(): Promise<void> {
     if (this.outbox.length === 0) return;
-    const messages = this.outbox.slice();
+    // Peeked, not taken: they leave the outbox only once the bus has answered for them.
+    const messages = this.outbox.peek(this.outbox.length);
     const outcome = await this.deps.producer.publish(TRANSITIONS_TOPIC, messages);
     // Retryable: everything stays for the next evaluation, which is the backoff.
     if (outcome.kind === 'retryable') {
       this.deps.counters.add(ENGINE_COUNTERS.publishRetries);
       return;
     }
-    this.outbox.splice(0, messages.length);
+    this.outbox.remove(messages.length);
     if (outcome.kind === 'rejected') this.deps.counters.add(ENGINE_COUNTERS.transitionsLost, { reason: 'rejected' }, outcome.items.length);
   }
 }

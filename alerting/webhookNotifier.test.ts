@@ -3,7 +3,7 @@ import { PATIENT } from '../core/pipeline.testkit.js';
 import { Counters } from '../core/counters.js';
 import { definitionFor, transitionFor } from './alarmTransition.testkit.js';
 import type { WebhookSettings } from './config.js';
-import { NOTIFIER_COUNTERS, WebhookNotifier, postWebhook, retryAfterMs, webhookNotification, type WebhookNotifierDeps } from './webhookNotifier.js';
+import { NOTIFIER_COUNTERS, WebhookNotifier, postWebhook, webhookNotification, type WebhookNotifierDeps } from './webhookNotifier.js';
 import { startWebhookServer, type ScriptedResponse, type WebhookServer } from './webhookServer.testkit.js';
 
 // Retry delays are a few milliseconds here; the jitter is pinned to its maximum.
@@ -50,19 +50,6 @@ describe('webhookNotification', () => {
   });
 });
 
-describe('retryAfterMs', () => {
-  const now = Date.parse('2025-01-01T00:00:00Z');
-  it.each([
-    { name: 'absent', header: null, expected: 0 },
-    { name: 'seconds', header: '7', expected: 7000 },
-    { name: 'an HTTP date ahead', header: 'Wed, 01 Jan 2025 00:00:10 GMT', expected: 10_000 },
-    { name: 'an HTTP date past', header: 'Tue, 31 Dec 2024 23:59:00 GMT', expected: 0 },
-    { name: 'unreadable', header: 'soon', expected: 0 },
-  ])('$name', ({ header, expected }) => {
-    expect(retryAfterMs(header, now)).toBe(expected);
-  });
-});
-
 describe('postWebhook', () => {
   const notification = webhookNotification(transitionFor(definitionFor({})));
 
@@ -71,6 +58,7 @@ describe('postWebhook', () => {
     { name: '204 is delivered', response: { status: 204 }, expected: { kind: 'delivered' } },
     { name: '500 is retryable', response: { status: 500 }, expected: { kind: 'retryable', reason: 'HTTP 500', delayMs: 0 } },
     { name: '503 with Retry-After is retryable after it', response: { status: 503, headers: { 'retry-after': '3' } }, expected: { kind: 'retryable', delayMs: 3000 } },
+    { name: '503 with an unreadable Retry-After asks for no delay', response: { status: 503, headers: { 'retry-after': 'soon' } }, expected: { kind: 'retryable', delayMs: 0 } },
     { name: '429 with Retry-After is retryable after it', response: { status: 429, headers: { 'retry-after': '2' } }, expected: { kind: 'retryable', reason: 'HTTP 429', delayMs: 2000 } },
     { name: '408 is retryable', response: { status: 408 }, expected: { kind: 'retryable' } },
     { name: '400 is rejected', response: { status: 400 }, expected: { kind: 'rejected', reason: 'HTTP 400', items: [notification] } },
@@ -167,6 +155,29 @@ describe('WebhookNotifier', () => {
     server.release();
     await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(3), PATIENT);
     expect(names()).toEqual(['first', 'third', 'fourth']);
+  });
+
+  it('sends what is due past a waiting retry, and that retry stays the oldest', async () => {
+    server.script({ status: 500 }, 'hold', 'hold');
+    const { notifier: n, counters, retries } = notifier({ max_pending: 3, initial_delay_ms: 60_000, max_delay_ms: 60_000 });
+    const definition = definitionFor({ webhooks: [server.url] });
+    const notify = (name: string): void => n.notify(transitionFor(definition, { alarmDefinition: { ...definition, name } }));
+    notify('retrying');
+    await vi.waitFor(() => expect(retries).toHaveLength(1), PATIENT);
+    notify('held');
+    await vi.waitFor(() => expect(server.received).toHaveLength(2), PATIENT);
+    notify('a');
+    notify('b');
+    server.release();
+    // 'a' is taken from behind the waiting retry; the queue keeps [retrying, b] in that order.
+    await vi.waitFor(() => expect(server.received).toHaveLength(3), PATIENT);
+    notify('c');
+    notify('d');
+    expect(count(counters, NOTIFIER_COUNTERS.dropped, { reason: 'queue_full' })).toBe(1);
+    server.release();
+    await vi.waitFor(() => expect(count(counters, NOTIFIER_COUNTERS.notifications, { outcome: 'delivered' })).toBe(5), PATIENT);
+    expect(names()).toEqual(['retrying', 'held', 'a', 'b', 'c', 'd']);
+    expect(n.pendingCount()).toBe(0);
   });
 
   it('drains by abandoning retries, sending what was never tried, then refusing more', async () => {

@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { backoffDelayMs, sleep } from '../core/backoff.js';
+import { BoundedQueue } from '../core/boundedQueue.js';
 import type { Counters } from '../core/counters.js';
 import { delivered, rejected, retryable, type DeliveryOutcome } from '../core/outcome.js';
 import type { MetricDefinition } from '../core/query.js';
+import { retryAfterMs } from '../core/retryAfter.js';
 import type { AlarmState, AlarmTransition } from './alarmState.js';
 import type { WebhookSettings } from './config.js';
 
@@ -55,15 +57,6 @@ export function webhookNotification(transition: AlarmTransition): WebhookNotific
   };
 }
 
-/** Retry-After in seconds or as an HTTP date, in milliseconds from `nowMs`; 0 when absent or unreadable. */
-export function retryAfterMs(header: string | null, nowMs: number): number {
-  if (header === null) return 0;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? 0 : Math.max(0, date - nowMs);
-}
-
 /**
  * One POST, its result as data. A retryable outcome's `delayMs` is what the far side asked
  * for (Retry-After), 0 when it asked for nothing; the caller adds its backoff.
@@ -86,7 +79,7 @@ export async function postWebhook(url: string, notification: WebhookNotification
   await response.body?.cancel().catch(() => undefined);
   const status = response.status;
   if (status >= 200 && status < 300) return delivered;
-  if (status === 408 || status === 429 || status >= 500) return retryable(`HTTP ${status}`, retryAfterMs(response.headers.get('retry-after'), Date.now()));
+  if (status === 408 || status === 429 || status >= 500) return retryable(`HTTP ${status}`, retryAfterMs(response.headers.get('retry-after'), Date.now()) ?? 0);
   return rejected(`HTTP ${status}`, [notification]);
 }
 
@@ -109,7 +102,7 @@ interface Job {
 }
 
 export class WebhookNotifier {
-  private readonly pending: Job[] = [];
+  private readonly pending: BoundedQueue<Job>;
   private readonly waiters = new Set<() => void>();
   private readonly shutdown = new AbortController();
   private readonly workers: Promise<void>[] = [];
@@ -118,6 +111,8 @@ export class WebhookNotifier {
 
   constructor(private readonly deps: WebhookNotifierDeps) {
     const { counters } = deps;
+    // Full policy: drop-oldest, counted as queue_full; a newer transition of an alarm supersedes an older one.
+    this.pending = new BoundedQueue({ capacity: deps.settings.max_pending, whenFull: 'drop-oldest', onDrop: (count) => this.countDropped('queue_full', count) });
     counters.describe(NOTIFIER_COUNTERS.notifications, 'Webhook notifications by final outcome.');
     counters.describe(NOTIFIER_COUNTERS.retries, 'Webhook requests scheduled for another attempt.');
     counters.describe(NOTIFIER_COUNTERS.dropped, 'Webhook notifications dropped unsent: oldest first when the queue was full, or pending at shutdown.');
@@ -145,9 +140,10 @@ export class WebhookNotifier {
 
   private async runDrain(): Promise<void> {
     this.closing = true;
-    const untried = this.pending.filter((job) => job.attempts === 0);
-    this.countDropped('shutdown', this.pending.length - untried.length);
-    this.pending.splice(0, this.pending.length, ...untried);
+    const waiting = this.pending.take(this.pending.length);
+    const untried = waiting.filter((job) => job.attempts === 0);
+    this.countDropped('shutdown', waiting.length - untried.length);
+    this.pending.pushAll(untried);
     this.wakeAll();
     const deadline = setTimeout(() => this.shutdown.abort(), this.deps.settings.timeout_ms);
     deadline.unref();
@@ -161,10 +157,6 @@ export class WebhookNotifier {
       this.countDropped('shutdown', 1);
       return;
     }
-    if (this.pending.length >= this.deps.settings.max_pending) {
-      this.pending.shift();
-      this.countDropped('queue_full', 1);
-    }
     this.pending.push(job);
     this.wakeAll();
   }
@@ -172,18 +164,21 @@ export class WebhookNotifier {
   private async work(): Promise<void> {
     for (;;) {
       if (this.shutdown.signal.aborted) {
-        this.countDropped('shutdown', this.pending.splice(0).length);
+        // Removed rather than cleared: the queue's onDrop counts queue_full, and these are lost to shutdown.
+        const abandoned = this.pending.length;
+        this.pending.remove(abandoned);
+        this.countDropped('shutdown', abandoned);
         return;
       }
       const now = performance.now();
-      const index = this.pending.findIndex((job) => job.readyAtMs <= now);
-      if (index >= 0) {
-        const [job] = this.pending.splice(index, 1);
-        if (job) await this.attempt(job);
+      const job = this.takeReady(now);
+      if (job) {
+        await this.attempt(job);
         continue;
       }
       if (this.closing) return;
-      const nextReadyMs = this.pending.reduce((soonest, job) => Math.min(soonest, job.readyAtMs), Number.POSITIVE_INFINITY);
+      let nextReadyMs = Number.POSITIVE_INFINITY;
+      for (const waiting of this.pending) nextReadyMs = Math.min(nextReadyMs, waiting.readyAtMs);
       await this.waitForWork(nextReadyMs - now);
     }
   }
@@ -207,6 +202,29 @@ export class WebhookNotifier {
       job.readyAtMs = performance.now() + delayMs;
       this.enqueue(job);
     }
+  }
+
+  /**
+   * The first job in queue order that is due, taken out of the queue; the others keep
+   * their order, so the oldest is still the one drop-oldest drops. A retry waiting for its
+   * delay does not hold up the fresh jobs behind it.
+   */
+  private takeReady(nowMs: number): Job | undefined {
+    let index = 0;
+    for (const job of this.pending) {
+      if (job.readyAtMs <= nowMs) break;
+      index++;
+    }
+    if (index === this.pending.length) return undefined;
+    if (index === 0) return this.pending.shift();
+    // Due job in the middle: one turn of the ring puts every other job back where it was.
+    let ready: Job | undefined;
+    for (let turn = this.pending.length, at = 0; turn > 0; turn--, at++) {
+      const job = this.pending.shift() as Job;
+      if (at === index) ready = job;
+      else this.pending.push(job);
+    }
+    return ready;
   }
 
   /** Until a job is queued, the soonest retry is due, or shutdown. */

@@ -95,6 +95,17 @@ describe('BoundedQueue reading', () => {
     expect(queue.length).toBe(3);
   });
 
+  it.each<[string, number, number | undefined]>([
+    ['the oldest', 0, 1],
+    ['the newest', 2, 3],
+    ['past the newest', 3, undefined],
+    ['negative', -1, undefined],
+    ['fractional', 0.5, undefined],
+  ])('at %s', (_name, index, expected) => {
+    const { queue } = queueOf(5, 'refuse', [1, 2, 3]);
+    expect(queue.at(index)).toBe(expected);
+  });
+
   it('remove after peek takes the delivered items away without counting drops', () => {
     const { queue, drops } = queueOf(5, 'refuse', [1, 2, 3, 4]);
     const batch = queue.peek(3);
@@ -163,13 +174,13 @@ describe('BoundedQueue wrap-around', () => {
 type Op =
   | { readonly kind: 'push'; readonly item: number }
   | { readonly kind: 'pushAll'; readonly items: number[] }
-  | { readonly kind: 'peek' | 'remove' | 'take'; readonly count: number }
+  | { readonly kind: 'peek' | 'remove' | 'take' | 'at'; readonly count: number }
   | { readonly kind: 'shift' | 'clear' };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('push' as const), item: fc.integer() }),
   fc.record({ kind: fc.constant('pushAll' as const), items: fc.array(fc.integer(), { maxLength: 12 }) }),
-  fc.record({ kind: fc.constantFrom('peek' as const, 'remove' as const, 'take' as const), count: fc.integer({ min: -2, max: 12 }) }),
+  fc.record({ kind: fc.constantFrom('peek' as const, 'remove' as const, 'take' as const, 'at' as const), count: fc.integer({ min: -2, max: 12 }) }),
   fc.record({ kind: fc.constantFrom('shift' as const, 'clear' as const) }),
 );
 
@@ -190,6 +201,8 @@ class NaiveQueue {
       }
       case 'peek':
         return this.items.slice(0, Math.max(0, o.count));
+      case 'at':
+        return o.count >= 0 ? this.items[o.count] : undefined;
       case 'remove':
         this.items = this.items.slice(Math.max(0, o.count));
         return undefined;
@@ -226,6 +239,7 @@ function applyTo(queue: BoundedQueue<number>, o: Op): unknown {
     case 'push': return queue.push(o.item);
     case 'pushAll': return queue.pushAll(o.items);
     case 'peek': return queue.peek(o.count);
+    case 'at': return queue.at(o.count);
     case 'remove': return queue.remove(o.count);
     case 'take': return queue.take(o.count);
     case 'shift': return queue.shift();

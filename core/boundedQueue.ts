@@ -106,6 +106,16 @@ export class BoundedQueue<T> implements Iterable<T> {
     return out;
   }
 
+  /**
+   * The item `index` places after the oldest (0 is the oldest), without removing it;
+   * undefined outside 0..length-1. Lets a reader that is ahead of the oldest (a faster
+   * consumer group) read from the middle without copying what lies before.
+   */
+  at(index: number): T | undefined {
+    if (!Number.isInteger(index) || index < 0 || index >= this.size) return undefined;
+    return this.slots[this.indexOf(index)];
+  }
+
   /** Removes the oldest `count` items (after they were delivered); not counted as dropped. */
   remove(count: number): void {
     this.discardOldest(this.clamp(count));

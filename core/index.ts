@@ -15,3 +15,4 @@ export type { BackoffPolicy } from './backoff.js';
 export { backoffDelayMs, defaultBackoff, sleep } from './backoff.js';
 export type { FullPolicy, BoundedQueueOptions } from './boundedQueue.js';
 export { BoundedQueue } from './boundedQueue.js';
+export { retryAfterMs } from './retryAfter.js';

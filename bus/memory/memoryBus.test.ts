@@ -58,6 +58,52 @@ describe('MemoryBus', () => {
     await consumer.stop();
   });
 
+  it('lets a fast group read past a slow one, and blocks once the slow one is capacity behind', async () => {
+    const bus = new MemoryBus({ capacity: 10, maxBatch: 2 });
+    const slow = bus.consumer('slow');
+    await slow.run([TOPICS.metrics], () => Promise.resolve({ kind: 'retry', delayMs: 10_000 }));
+    const seen: string[] = [];
+    const fast = bus.consumer('fast');
+    await fast.run([TOPICS.metrics], (batch) => {
+      seen.push(...batch.messages.map((m) => m.value.toString()));
+      return Promise.resolve({ kind: 'commit' });
+    });
+    const producer = bus.producer();
+    expect((await producer.publish(TOPICS.metrics, msgs(3))).kind).toBe('delivered');
+    await until(() => seen.length === 3);
+    expect((await producer.publish(TOPICS.metrics, msgs(4, 3))).kind).toBe('delivered');
+    await until(() => seen.length === 7);
+    expect(seen).toEqual(msgs(7).map((m) => m.value));
+    expect(bus.backlog(TOPICS.metrics)).toBe(7);
+    expect((await producer.publish(TOPICS.metrics, msgs(4, 7))).kind).toBe('retryable');
+    expect((await producer.publish(TOPICS.metrics, msgs(3, 7))).kind).toBe('delivered');
+    expect(bus.droppedCount(TOPICS.metrics)).toBe(0);
+    await Promise.all([slow.stop(), fast.stop()]);
+  });
+
+  it('moves a lagging group of a drop-oldest topic past what it lost', async () => {
+    const reported: number[] = [];
+    const bus = new MemoryBus({ capacity: 4, maxBatch: 10, dropOldestTopics: [TOPICS.logs], onDrop: (_topic, count) => reported.push(count) });
+    let held = true;
+    const seen: string[][] = [];
+    const consumer = bus.consumer('lagging');
+    await consumer.run([TOPICS.logs], (batch) => {
+      seen.push(batch.messages.map((m) => m.value.toString()));
+      return Promise.resolve(held ? { kind: 'retry', delayMs: 20 } : { kind: 'commit' });
+    });
+    const producer = bus.producer();
+    await producer.publish(TOPICS.logs, msgs(3));
+    await until(() => seen.length > 0);
+    await producer.publish(TOPICS.logs, msgs(3, 3));
+    await producer.publish(TOPICS.logs, msgs(1, 6));
+    expect(reported).toEqual([2, 1]);
+    expect(bus.backlog(TOPICS.logs)).toBe(4);
+    held = false;
+    await until(() => bus.backlog(TOPICS.logs) === 0);
+    expect(seen.at(-1)).toEqual(['m3', 'm4', 'm5', 'm6']);
+    await consumer.stop();
+  });
+
   it('drops the oldest of a drop-oldest topic and counts them', async () => {
     const reported: [string, number][] = [];
     const bus = new MemoryBus({ capacity: 4, maxBatch: 10, dropOldestTopics: [TOPICS.logs], onDrop: (topic, count) => reported.push([topic, count]) });

@@ -2,6 +2,7 @@ import type { Topic } from '../../core/envelope.js';
 import { delivered, retryable, type DeliveryOutcome } from '../../core/outcome.js';
 import type { BatchVerdict, Bus, BusConsumer, BusMessage, BusProducer, ConsumedBatch } from '../../core/pipeline.js';
 import { sleep } from '../../core/backoff.js';
+import { BoundedQueue } from '../../core/boundedQueue.js';
 
 /**
  * The in-process bus of the single-machine default: the same contract as Kafka (one
@@ -30,19 +31,31 @@ interface StoredMessage {
 }
 
 class TopicLog {
-  messages: StoredMessage[] = [];
+  /**
+   * Messages from `firstOffset` on. Full policy: drop-oldest for the topics no group may
+   * read (each loss counted through onDrop); refuse for the rest, which `publish` never
+   * reaches because it answers retryable first (the block policy).
+   */
+  readonly messages: BoundedQueue<StoredMessage>;
   nextOffset = 0;
-  dropped = 0;
   readonly committed = new Map<string, number>();
   private waiters: (() => void)[] = [];
 
   constructor(
     readonly dropOldest: boolean,
-    private readonly onDrop: (count: number) => void,
-  ) {}
+    capacity: number,
+    onDrop: (count: number) => void,
+  ) {
+    this.messages = new BoundedQueue({ capacity, whenFull: dropOldest ? 'drop-oldest' : 'refuse', onDrop });
+  }
 
   get firstOffset(): number {
     return this.nextOffset - this.messages.length;
+  }
+
+  /** Messages a drop-oldest topic lost because nobody read them in time. */
+  get dropped(): number {
+    return this.messages.dropped;
   }
 
   lowWatermark(): number {
@@ -50,24 +63,33 @@ class TopicLog {
     return Math.min(...this.committed.values());
   }
 
+  /** Up to `max` messages from `offset` on, without copying the ones before it. */
+  readFrom(offset: number, max: number): StoredMessage[] {
+    const out: StoredMessage[] = [];
+    // A group never lags behind firstOffset; if one did, it resumes at the oldest kept message rather than stall.
+    const start = Math.max(0, offset - this.firstOffset);
+    for (let i = start; i < start + max; i++) {
+      const message = this.messages.at(i);
+      if (message === undefined) break;
+      out.push(message);
+    }
+    return out;
+  }
+
   append(messages: readonly BusMessage[]): void {
-    for (const m of messages) this.messages.push({ offset: this.nextOffset++, key: m.key, value: Buffer.from(m.value) });
+    const stored = messages.map((m, i) => ({ offset: this.nextOffset + i, key: m.key, value: Buffer.from(m.value) }));
+    this.nextOffset += this.messages.pushAll(stored);
+    // What drop-oldest lost was unread by some group (or by any, when none has joined): those groups move past it.
+    const first = this.firstOffset;
+    for (const [group, offset] of this.committed) if (offset < first) this.committed.set(group, first);
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
   }
 
-  trim(capacity: number): void {
-    const readByAll = this.lowWatermark();
-    const low = this.dropOldest ? Math.max(readByAll, this.nextOffset - capacity) : readByAll;
-    if (low > readByAll) {
-      // Unread by some group (or by any, when none has joined): these are lost, and counted.
-      this.dropped += low - readByAll;
-      this.onDrop(low - readByAll);
-      for (const [group, offset] of this.committed) if (offset < low) this.committed.set(group, low);
-    }
-    const drop = low - this.firstOffset;
-    if (drop > 0) this.messages.splice(0, drop);
+  /** Forgets the messages every group has committed. */
+  trim(): void {
+    this.messages.remove(this.lowWatermark() - this.firstOffset);
   }
 
   waitForData(signal: AbortSignal): Promise<void> {
@@ -99,7 +121,7 @@ export class MemoryBus implements Bus {
   private log(topic: string): TopicLog {
     let log = this.topics.get(topic);
     if (!log) {
-      log = new TopicLog((this.options.dropOldestTopics ?? []).includes(topic as Topic), (count) => this.options.onDrop?.(topic as Topic, count));
+      log = new TopicLog((this.options.dropOldestTopics ?? []).includes(topic as Topic), this.options.capacity, (count) => this.options.onDrop?.(topic as Topic, count));
       this.topics.set(topic, log);
     }
     return log;
@@ -113,7 +135,6 @@ export class MemoryBus implements Bus {
           return Promise.resolve(retryable(`in-process bus topic ${topic} is full (${this.options.capacity} messages)`, 50));
         }
         log.append(messages);
-        if (log.dropOldest) log.trim(this.options.capacity);
         return Promise.resolve(delivered);
       },
       close: () => Promise.resolve(),
@@ -129,9 +150,7 @@ export class MemoryBus implements Bus {
       while (!stopping.signal.aborted) {
         let worked = false;
         for (const { topic, log } of logs) {
-          const from = log.committed.get(groupId) ?? log.firstOffset;
-          const start = from - log.firstOffset;
-          const slice = log.messages.slice(start, start + this.options.maxBatch);
+          const slice = log.readFrom(log.committed.get(groupId) ?? log.firstOffset, this.options.maxBatch);
           if (slice.length === 0) continue;
           worked = true;
           const verdict = await Promise.resolve().then(() => handle({
@@ -145,7 +164,7 @@ export class MemoryBus implements Bus {
           if (verdict.kind === 'commit') {
             const last = slice[slice.length - 1];
             if (last) log.committed.set(groupId, Math.max(log.committed.get(groupId) ?? 0, last.offset + 1));
-            log.trim(this.options.capacity);
+            log.trim();
           } else {
             await sleep(verdict.delayMs, stopping.signal);
           }

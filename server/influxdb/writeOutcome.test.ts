@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MetricEnvelope } from '../../core/envelope.js';
 import { delivered, rejected, retryable } from '../../core/outcome.js';
 import { encodeBatch } from './lineProtocol.js';
-import { deliverInRequests, outcomeOfWrite, retryAfterMs, type SentBatch, type WriteResponse } from './writeOutcome.js';
+import { deliverInRequests, outcomeOfWrite, type SentBatch, type WriteResponse } from './writeOutcome.js';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
 
@@ -19,18 +19,20 @@ function sent(...batch: (string | MetricEnvelope)[]): SentBatch {
   return { lines, items };
 }
 
-describe('retryAfterMs', () => {
+describe('outcomeOfWrite honours Retry-After', () => {
+  // The header itself is read by core/retryAfter; here: the fallback and the cap.
   const cases = [
-    { name: 'absent', header: null, expected: undefined },
+    { name: 'absent: our own delay', header: undefined, expected: 123 },
     { name: 'delta seconds', header: '12', expected: 12_000 },
     { name: 'an HTTP date', header: new Date(NOW_MS + 30_000).toUTCString(), expected: 30_000 },
     { name: 'a date in the past', header: new Date(NOW_MS - 30_000).toUTCString(), expected: 0 },
     { name: 'absurdly far: capped', header: '86400', expected: 300_000 },
-    { name: 'garbage', header: 'soon', expected: undefined },
+    { name: 'garbage: our own delay', header: 'soon', expected: 123 },
   ];
   for (const { name, header, expected } of cases) {
     it(name, () => {
-      expect(retryAfterMs(header, NOW_MS)).toBe(expected);
+      const headers: Record<string, string> = header === undefined ? {} : { 'retry-after': header };
+      expect(outcomeOfWrite(response(429, 'slow down', headers), sent('a'), { nowMs: NOW_MS, retryDelayMs: 123 })).toEqual(retryable('InfluxDB answered 429: slow down', expected));
     });
   }
 });

@@ -11,6 +11,7 @@
  */
 import type { MetricEnvelope } from '../../core/envelope.js';
 import { delivered, rejected, retryable, type DeliveryOutcome } from '../../core/outcome.js';
+import { retryAfterMs } from '../../core/retryAfter.js';
 import { INFLUXDB_DEFAULTS, type InfluxdbConfig } from './config.js';
 import { encodeBatch } from './lineProtocol.js';
 
@@ -44,15 +45,6 @@ export function errorText(response: WriteResponse): string {
     // not JSON: fall through to the header and the raw body
   }
   return response.headers.get('x-influxdb-error') ?? response.body.slice(0, 1_000);
-}
-
-/** Retry-After as delta-seconds or an HTTP date, capped; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null | undefined, nowMs: number): number | undefined {
-  if (header === null || header === undefined || header.trim() === '') return undefined;
-  const text = header.trim();
-  const ms = /^\d+$/.test(text) ? Number(text) * 1_000 : Date.parse(text) - nowMs;
-  if (Number.isNaN(ms)) return undefined;
-  return Math.min(Math.max(ms, 0), INFLUXDB_DEFAULTS.maxRetryAfterMs);
 }
 
 /** Indices of the lines InfluxDB 3 lists in `data[].line_number` (1-based). */
@@ -128,7 +120,9 @@ export function outcomeOfWrite(response: WriteResponse, sent: SentBatch, options
     return rejected(`InfluxDB refused ${items.length} of ${sent.items.length} points (${status}): ${text.slice(0, 500)}`, items, sent.items.length - items.length);
   }
   if (status === 413) return rejected(`InfluxDB refused the request as too large (413); lower batchSize: ${text.slice(0, 200)}`, sent.items);
-  const delayMs = retryAfterMs(response.headers.get('retry-after'), options.nowMs) ?? options.retryDelayMs;
+  // The server's Retry-After, capped so that a misconfigured one cannot stall the pipeline; else our own delay.
+  const askedMs = retryAfterMs(response.headers.get('retry-after'), options.nowMs);
+  const delayMs = askedMs === undefined ? options.retryDelayMs : Math.min(askedMs, INFLUXDB_DEFAULTS.maxRetryAfterMs);
   return retryable(`InfluxDB answered ${status}: ${text.slice(0, 500)}`, delayMs);
 }
 
