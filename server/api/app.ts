@@ -1,29 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Counters } from '../../core/counters.js';
-import type { BusProducer, Health } from '../../core/pipeline.js';
-import type { MetricStore } from '../../core/query.js';
-import { may, type Authenticator, type Permission, type Principal } from './auth.js';
-import { forbidden, notFound, toResponse, unauthorized } from './errors.js';
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from './apiDeps.js';
+import { notFound, toResponse, unauthorized } from './errors.js';
 import { metricsRoutes } from './metricsRoutes.js';
 import { versionRoutes } from './versionRoutes.js';
-
-export interface ApiDeps {
-  readonly authenticator: Authenticator;
-  readonly producer: BusProducer;
-  readonly store: MetricStore;
-  readonly counters: Counters;
-  readonly region: string;
-  readonly maxQueryLimit: number;
-  readonly now: () => number;
-  /** What /healthcheck reports on: the bus and the store behind the API. */
-  readonly health: () => Promise<Record<string, Health>>;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal;
-  }
-}
 
 /** Routes a probe or a scraper calls without a Keystone token; nothing here is tenant data. */
 const OPEN_ROUTES = new Set(['/healthcheck', '/metrics']);
@@ -79,20 +58,3 @@ export function tenantApi(deps: ApiDeps) {
     await app.register(metricsRoutes(deps), { prefix: '/v2.0' });
   };
 }
-
-/** The principal of an authenticated request, checked for a permission. */
-export function authorize(request: FastifyRequest, permission: Permission): Principal {
-  const principal = request.principal;
-  if (!principal) throw unauthorized('The request is not authenticated.');
-  if (!may(principal, permission)) throw forbidden(`The token's roles do not allow ${permission === 'write' ? 'writing metrics' : permission === 'read' ? 'reading metrics' : 'acting for another tenant'}.`);
-  return principal;
-}
-
-/** The absolute URL of this request, for Monasca's `links`. */
-export function selfUrl(request: FastifyRequest): string {
-  const forwardedProto = request.headers['x-forwarded-proto'];
-  const proto = typeof forwardedProto === 'string' ? forwardedProto.split(',')[0]?.trim() ?? request.protocol : request.protocol;
-  return `${proto}://${request.host}${request.url}`;
-}
-
-export type Reply = FastifyReply;

@@ -4,10 +4,11 @@ import { metricCodec } from '../../core/codec.js';
 import { metricEnvelope, TOPICS, type Metric } from '../../core/envelope.js';
 import type { Series } from '../../core/query.js';
 import { checkMetric, checkMetricName } from '../../core/validation.js';
-import { authorize, selfUrl, type ApiDeps } from './app.js';
+import type { ApiDeps } from './apiDeps.js';
 import { may } from './auth.js';
 import { badRequest, conflict, forbidden, unavailable, unprocessable } from './errors.js';
 import { parseBoolean, parseDimensionFilter, parseGroupBy, parseInstant, parseLimit } from './params.js';
+import { authorize, selfUrl } from './request.js';
 import { mergeSeries, groupSeries } from './series.js';
 import { parsePeriodSeconds, parseStatistics, statisticsRows } from './statistics.js';
 

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { tenantApi, type ApiDeps } from './app.js';
+import type { ApiDeps } from './apiDeps.js';
+import { tenantApi } from './app.js';
 
 export interface ApiServerOptions {
   readonly host: string;
