@@ -19,6 +19,17 @@ export interface PageRequest {
   readonly timeoutMs: number;
   /** Decompressed size beyond which the page is refused, so a runaway page cannot exhaust memory. */
   readonly maxBodyBytes: number;
+  /**
+   * Keeps the connection (and its TLS session) between scrapes, as Prometheus does: a new
+   * TCP and TLS handshake to the kubelet every interval costs more CPU than parsing the page.
+   */
+  readonly agent?: http.Agent;
+}
+
+/** One connection kept open per scraped endpoint. */
+export function keepAliveAgent(url: string): http.Agent {
+  const options = { keepAlive: true, maxSockets: 1 };
+  return url.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
 }
 
 export function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Promise<Checked<string>> {
@@ -45,6 +56,7 @@ export function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Pr
     };
     const options: https.RequestOptions = { headers: { ...request.headers, 'accept-encoding': 'gzip' }, signal: abort, rejectUnauthorized: request.rejectUnauthorized };
     if (request.ca !== undefined) options.ca = request.ca;
+    if (request.agent !== undefined) options.agent = request.agent;
     const req = client.get(url, options, (res) => {
       if (res.statusCode !== 200) {
         res.resume();

@@ -10,7 +10,7 @@ import type { CollectResult, Source } from '../../core/pipeline.js';
 import { tenantOf, type TenantMapping } from '../../core/tenant.js';
 import { parseExposition } from '../exposition/parseExposition.js';
 import { mapCadvisorSamples } from './cadvisorMetrics.js';
-import { fetchMetricsPage } from './fetchMetricsPage.js';
+import { fetchMetricsPage, keepAliveAgent } from './fetchMetricsPage.js';
 
 export interface KubeletSourceOptions {
   /** e.g. https://NODE:10250/metrics/cadvisor */
@@ -46,8 +46,10 @@ const MAX_ERRORS_REPORTED = 20;
 
 export class KubeletSource implements Source<MetricEnvelope> {
   readonly name = 'kubelet';
+  private readonly connection: ReturnType<typeof keepAliveAgent>;
 
   constructor(private readonly options: KubeletSourceOptions) {
+    this.connection = keepAliveAgent(options.url);
     const { counters } = options;
     counters.describe(KUBELET_COUNTERS.scrapeErrors, 'Kubelet scrapes that returned no page (connection, TLS, HTTP status, timeout).');
     counters.describe(KUBELET_COUNTERS.expositionErrors, 'Lines of kubelet pages that are not valid Prometheus text exposition.');
@@ -96,6 +98,7 @@ export class KubeletSource implements Source<MetricEnvelope> {
         rejectUnauthorized: options.insecureSkipTlsVerify !== true,
         timeoutMs: options.timeoutMs,
         maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        agent: this.connection,
       },
       signal,
     );
