@@ -177,6 +177,8 @@ export class MemoryBus implements Bus {
         running = loop(topics, handle);
         return Promise.resolve();
       },
+      // Nothing between this consumer and its messages can fail: it is as healthy as the process.
+      health: () => ({ healthy: true }),
       stop: async () => {
         stopping.abort();
         await running;
