@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { BoundedQueue } from '../core/boundedQueue.js';
 import { metricCodec } from '../core/codec.js';
+import { unframe } from '../bus/wire.js';
 import type { Counters } from '../core/counters.js';
 import { TOPICS } from '../core/envelope.js';
 import type { BatchVerdict, BusConsumer, BusMessage, BusProducer, ConsumedBatch } from '../core/pipeline.js';
@@ -113,13 +114,17 @@ export class AlertEngine {
   private readonly handle = (batch: ConsumedBatch): Promise<BatchVerdict> => {
     let measurements = 0;
     for (const message of batch.messages) {
-      const decoded = metricCodec.decode(message.value);
+      // Batched and Monasca messages alike, per message.
+      const decoded = unframe(message.value, message.headers, metricCodec);
       if (!decoded.ok) {
         this.deps.counters.add(ENGINE_COUNTERS.decodeErrors);
         continue;
       }
-      measurements++;
-      this.evaluator.ingest(decoded.value.meta.tenantId, decoded.value.metric);
+      if (decoded.invalid.length > 0) this.deps.counters.add(ENGINE_COUNTERS.decodeErrors, {}, decoded.invalid.length);
+      for (const envelope of decoded.records) {
+        measurements++;
+        this.evaluator.ingest(envelope.meta.tenantId, envelope.metric);
+      }
     }
     this.deps.counters.add(ENGINE_COUNTERS.measurements, {}, measurements);
     return Promise.resolve({ kind: 'commit' });
