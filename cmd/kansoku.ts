@@ -193,8 +193,9 @@ async function main(argv: string[]): Promise<void> {
 
   if (cmd === 'server') {
     if (config.server.api.enabled && config.auth.tokens === '') fail('the tenant API needs tokens: set KANSOKU_AUTH_TOKENS=TOKEN:TENANT_ID:ROLE[+ROLE...] (or auth.tokens)');
-    const bus = await requireTopics(buildBus(config.bus, logger, counters), [TOPICS.metrics, TOPICS.deadLetter]);
-    const server = await startServer({ config: config.server, region: config.region, bus, counters, logger, authenticator, now });
+    const configured = buildBus(config.bus, logger, counters);
+    const bus = await requireTopics(configured, [TOPICS.metrics, TOPICS.deadLetter]);
+    const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator, now });
     waitForSignal(logger, config, [{ name: 'server', stop: (deadlineMs) => server.stop(deadlineMs) }]);
     return;
   }
@@ -227,7 +228,7 @@ async function main(argv: string[]): Promise<void> {
   const { buildSources, startAgent } = await import('../agent/main.js');
   const configured = buildBus(config.bus, logger, counters);
   const { bus } = configured;
-  const server = await startServer({ config: config.server, region: config.region, bus, counters, logger, authenticator: effectiveAuth, now });
+  const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator: effectiveAuth, now });
   const alerting = await startAlerting(alertingDeps(bus));
   const agent = startAgent({
     sources: buildSources(config.agent, { region: config.region, tenants: config.tenants, counters, now }),

@@ -6,6 +6,7 @@ import { TOPICS, type MetricEnvelope } from '../core/envelope.js';
 import type { Bus, Health, Sink } from '../core/pipeline.js';
 import type { MetricStore } from '../core/query.js';
 import { shutdownInOrder, type StepOutcome } from '../core/shutdown.js';
+import type { WireFormat } from '../bus/wire.js';
 import type { ServerSection } from './config.js';
 import type { Authenticator } from './api/auth.js';
 import { buildApiServer, listen } from './api/server.js';
@@ -24,6 +25,8 @@ export interface ServerDeps {
   /** Stamped on metrics posted through the API. */
   readonly region: string;
   readonly bus: Bus;
+  /** How the bus frames records: the API publishes posted metrics the same way. */
+  readonly wire: WireFormat;
   readonly counters: Counters;
   readonly logger: Logger;
   readonly authenticator: Authenticator;
@@ -102,6 +105,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
       {
         authenticator: deps.authenticator,
         producer,
+        wire: deps.wire,
         store,
         counters,
         region: deps.region,

@@ -3,6 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Counters } from '../../core/counters.js';
 import { metricCodec } from '../../core/codec.js';
 import { TOPICS } from '../../core/envelope.js';
+import { DEFAULT_WIRE } from '../../bus/wire.js';
 import { MemoryBus } from '../../bus/memory/memoryBus.js';
 import type { BusConsumer } from '../../core/pipeline.js';
 import { ingestHandler } from '../ingest/ingestHandler.js';
@@ -37,6 +38,7 @@ export async function startApiHarness(tokens: string): Promise<ApiHarness> {
     {
       authenticator: StaticTokenAuthenticator.parse(tokens),
       producer: bus.producer(),
+      wire: DEFAULT_WIRE,
       store: new SqliteStore(db),
       counters,
       region: 'test',

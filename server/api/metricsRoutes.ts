@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { metricCodec } from '../../core/codec.js';
+import { metricKey } from '../../bus/partitionKey.js';
+import { frame } from '../../bus/wire.js';
 import { metricEnvelope, TOPICS, type Metric } from '../../core/envelope.js';
 import type { Series } from '../../core/query.js';
 import { checkMetric, checkMetricName } from '../../core/validation.js';
@@ -76,10 +78,14 @@ export function metricsRoutes(deps: ApiDeps) {
       }
       const nowMs = deps.now();
       const meta = { tenantId, region: deps.region };
-      const outcome = await deps.producer.publish(
-        TOPICS.metrics,
-        metrics.map((metric) => ({ key: tenantId, value: metricCodec.encode(metricEnvelope(metric, meta, nowMs)) })),
+      const framed = frame(
+        metrics.map((metric) => metricEnvelope(metric, meta, nowMs)),
+        metricCodec,
+        metricKey,
+        deps.wire,
       );
+      if (framed.tooLarge.length > 0) throw unprocessable(`A metric is larger than the bus's largest message (${deps.wire.maxMessageBytes} bytes).`);
+      const outcome = await deps.producer.publish(TOPICS.metrics, framed.messages);
       if (outcome.kind === 'retryable') throw unavailable(`The message bus cannot take metrics now: ${outcome.reason}`, Math.max(1, Math.ceil(outcome.delayMs / 1000)));
       if (outcome.kind === 'rejected') throw unprocessable(`The message bus refused the metrics: ${outcome.reason}`);
       deps.counters.add('kansoku_api_metrics_accepted_total', {}, metrics.length);
