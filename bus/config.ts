@@ -30,6 +30,11 @@ export const KafkaSectionSchema = section(
     session_timeout_ms: Type.Integer({ minimum: 1, default: 30000 }),
     heartbeat_interval_ms: Type.Integer({ minimum: 1, default: 3000 }),
     max_wait_time_ms: Type.Integer({ minimum: 1, default: 500 }),
+    partitions_consumed_concurrently: Type.Integer({
+      minimum: 1,
+      default: 4,
+      description: "batches of different partitions in a consumer's hands at once, so that decoding one overlaps the store's write of another; each partition stays in order",
+    }),
     wire: Type.Union([Type.Literal('batched'), Type.Literal('monasca')], {
       default: 'batched',
       description: "batched: many envelopes of one tenant and host per message (header kansoku-wire: batch-v1); monasca: one envelope per message, as Monasca's persister and thresholding engine read them",

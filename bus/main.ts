@@ -52,7 +52,14 @@ export function buildBus(config: Readonly<BusSection>, logger: Logger, counters:
       producer: () =>
         new KafkaProducer(kafka, { compression: k.compression, ackTimeoutMs: k.ack_timeout_ms, idempotent: k.idempotent, retryDelayMs: k.retry_delay_ms }),
       consumer: (groupId) =>
-        new KafkaConsumer({ kafka, groupId, sessionTimeoutMs: k.session_timeout_ms, heartbeatIntervalMs: k.heartbeat_interval_ms, maxWaitTimeMs: k.max_wait_time_ms }),
+        new KafkaConsumer({
+          kafka,
+          groupId,
+          sessionTimeoutMs: k.session_timeout_ms,
+          heartbeatIntervalMs: k.heartbeat_interval_ms,
+          maxWaitTimeMs: k.max_wait_time_ms,
+          partitionsConsumedConcurrently: k.partitions_consumed_concurrently,
+        }),
     },
     async missingTopics(topics) {
       const admin = kafka.admin();

@@ -17,6 +17,8 @@ export interface KafkaConsumerOptions {
   readonly heartbeatIntervalMs?: number;
   /** How long a fetch waits on the broker for new messages. */
   readonly maxWaitTimeMs?: number;
+  /** Batches of different partitions handled at once (each partition still one batch at a time, in order). */
+  readonly partitionsConsumedConcurrently?: number;
   /** Where a group without committed offsets starts; from the beginning, so nothing produced before is lost. */
   readonly fromBeginning?: boolean;
   /** kafkajs gave up on the consumer; `willRestart` says whether it starts again by itself. */
@@ -44,6 +46,7 @@ export class KafkaConsumer implements BusConsumer {
   private readonly consumer: Consumer;
   private readonly heartbeatIntervalMs: number;
   private readonly fromBeginning: boolean;
+  private readonly partitionsConsumedConcurrently: number;
   /** Cuts retry delays short when stop() is called; an in-flight handler still runs to the end. */
   private readonly stopSignal = new AbortController();
   private stopping: Promise<void> | undefined;
@@ -52,6 +55,7 @@ export class KafkaConsumer implements BusConsumer {
   constructor(options: KafkaConsumerOptions) {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.fromBeginning = options.fromBeginning ?? true;
+    this.partitionsConsumedConcurrently = options.partitionsConsumedConcurrently ?? 1;
     this.consumer = options.kafka.consumer({
       groupId: options.groupId,
       heartbeatInterval: this.heartbeatIntervalMs,
@@ -86,6 +90,7 @@ export class KafkaConsumer implements BusConsumer {
     await this.consumer.subscribe({ topics: [...topics], fromBeginning: this.fromBeginning });
     await this.consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: this.partitionsConsumedConcurrently,
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.consumeBatch(payload, handle),
     });
