@@ -1,6 +1,7 @@
 import type { Counters } from '../core/counters.js';
 import type { Metric } from '../core/envelope.js';
 import type { MetricDefinition } from '../core/query.js';
+import { seriesKey } from '../core/seriesKey.js';
 import type { AlarmState, AlarmTransition } from './alarmState.js';
 import type { AlarmDefinition, EvaluationSettings } from './config.js';
 import { breaches, expressionOf, reduce } from './expression.js';
@@ -180,7 +181,7 @@ export class Evaluator {
   }
 
   private listMetric(alarm: Alarm, metric: Metric): void {
-    const key = `${metric.name}\u0000${JSON.stringify(Object.entries(metric.dimensions).sort(([a], [b]) => a.localeCompare(b)))}`;
+    const key = seriesKey(metric.name, metric.dimensions);
     if (alarm.metrics.has(key)) return;
     if (alarm.metrics.size >= this.limits.max_metrics_per_alarm) {
       this.counters.add(EVALUATOR_COUNTERS.metricsNotListed);

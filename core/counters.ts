@@ -1,3 +1,5 @@
+import { seriesKey } from './seriesKey.js';
+
 /**
  * Self-metrics: monotonically increasing counters keyed by name and labels, rendered in
  * Prometheus text exposition so any scraper can read them. Per-item events are counted
@@ -12,14 +14,14 @@ export class Counters {
   }
 
   add(name: string, labels: Record<string, string> = {}, amount = 1): void {
-    const key = `${name}${JSON.stringify(labels)}`;
+    const key = seriesKey(name, labels);
     const entry = this.values.get(key);
     if (entry) entry.value += amount;
     else this.values.set(key, { name, labels, value: amount });
   }
 
   get(name: string, labels: Record<string, string> = {}): number {
-    return this.values.get(`${name}${JSON.stringify(labels)}`)?.value ?? 0;
+    return this.values.get(seriesKey(name, labels))?.value ?? 0;
   }
 
   /** The sum of a counter over every label set. */

@@ -18,6 +18,7 @@
  *   aggregates would exist on some clusters only. Monasca can sum `container.*`.
  */
 import type { Metric } from '../../core/envelope.js';
+import { seriesKey } from '../../core/seriesKey.js';
 import { checkMetric } from '../../core/validation.js';
 import type { Sample } from '../exposition/parseExposition.js';
 
@@ -118,7 +119,7 @@ export function mapCadvisorSamples(samples: readonly Sample[], context: Cadvisor
       const cpu = sample.labels['cpu'];
       if (row.sumOverCpus === true && cpu !== undefined && cpu !== 'total') addPerCore(perCoreSums, draft);
       else {
-        if (row.sumOverCpus === true) totals.add(draftKey(draft));
+        if (row.sumOverCpus === true) totals.add(seriesKey(draft.name, draft.dimensions));
         emit(result, draft);
       }
     }
@@ -163,12 +164,8 @@ function dimensionsOf(row: CadvisorMapping, scope: CadvisorScope, labels: Readon
   return dimensions;
 }
 
-function draftKey(draft: Draft): string {
-  return `${draft.name}${JSON.stringify(draft.dimensions)}`;
-}
-
 function addPerCore(sums: Map<string, Draft>, draft: Draft): void {
-  const key = draftKey(draft);
+  const key = seriesKey(draft.name, draft.dimensions);
   const sum = sums.get(key);
   if (sum === undefined) sums.set(key, draft);
   else {

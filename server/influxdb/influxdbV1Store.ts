@@ -8,6 +8,7 @@
  * edge turns them into a 5xx without leaking the message.
  */
 import type { MeasurementQuery, MetricDefinition, MetricListQuery, MetricStore, Point, Series } from '../../core/query.js';
+import { seriesKey } from '../../core/seriesKey.js';
 import { targetDatabase, type InfluxdbConfig } from './config.js';
 import { quoteIdentifier, tenantConditions, timeLiteral } from './influxql.js';
 import { RESERVED_TAG_KEYS, parseSeriesKey } from './lineProtocol.js';
@@ -18,14 +19,12 @@ export class InfluxdbQueryError extends Error {
   override readonly name = 'InfluxdbQueryError';
 }
 
-/** Tags as a metric's dimensions: ours left out, and '' (InfluxDB's "no such tag" in GROUP BY *) dropped. */
+/**
+ * Tags as a metric's dimensions: ours left out, and '' (InfluxDB's "no such tag" in GROUP BY *) dropped.
+ * So series that differ only in `_region` have one seriesKey: they are one Monasca metric.
+ */
 function dimensionsOf(tags: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(tags).filter(([key, value]) => !RESERVED_TAG_KEYS.has(key) && value !== ''));
-}
-
-/** Identity of a definition: series that differ only in `_region` are one Monasca metric. */
-function definitionKey(name: string, dimensions: Readonly<Record<string, string>>): string {
-  return JSON.stringify([name, Object.entries(dimensions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }
 
 /** value_meta as written: JSON of an object of strings, `{}` for none. Anything else reads as none. */
@@ -77,7 +76,7 @@ export class InfluxdbV1Store implements MetricStore {
       const key = typeof row[0] === 'string' ? parseSeriesKey(row[0]) : undefined;
       if (!key?.ok) continue;
       const dimensions = dimensionsOf(key.value.tags);
-      definitions.set(definitionKey(key.value.measurement, dimensions), { name: key.value.measurement, dimensions });
+      definitions.set(seriesKey(key.value.measurement, dimensions), { name: key.value.measurement, dimensions });
     }
     return [...definitions.values()];
   }
@@ -93,7 +92,7 @@ export class InfluxdbV1Store implements MetricStore {
     for (const s of series) {
       if (s.name === undefined) continue;
       const dimensions = dimensionsOf(s.tags);
-      definitions.set(definitionKey(s.name, dimensions), { name: s.name, dimensions });
+      definitions.set(seriesKey(s.name, dimensions), { name: s.name, dimensions });
     }
     return [...definitions.values()];
   }
@@ -110,7 +109,7 @@ export class InfluxdbV1Store implements MetricStore {
     const bySeries = new Map<string, { name: string; dimensions: Record<string, string>; points: Point[] }>();
     for (const s of await this.select(statement)) {
       const dimensions = dimensionsOf(s.tags);
-      const key = definitionKey(query.name, dimensions);
+      const key = seriesKey(query.name, dimensions);
       const entry = bySeries.get(key) ?? { name: query.name, dimensions, points: [] };
       entry.points.push(...pointsOf(s));
       bySeries.set(key, entry);

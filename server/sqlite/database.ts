@@ -48,7 +48,5 @@ export function openDatabase(path: string): SqliteDatabase {
   return db;
 }
 
-/** The canonical text of a dimension set: keys sorted, so equal sets give equal keys. */
-export function dimensionsKey(dimensions: Readonly<Record<string, string>>): string {
-  return JSON.stringify(Object.keys(dimensions).sort().map((k) => [k, dimensions[k]]));
-}
+/** What `series.dimensions_key` holds (its text is part of the file format); here too for the benchmarks. */
+export { dimensionsKey } from '../../core/seriesKey.js';

@@ -1,7 +1,8 @@
 import type { Metric, MetricEnvelope } from '../../core/envelope.js';
 import { delivered, retryable, type DeliveryOutcome } from '../../core/outcome.js';
 import type { Health, Sink } from '../../core/pipeline.js';
-import { dimensionsKey, type SqliteDatabase } from './database.js';
+import { dimensionsKey } from '../../core/seriesKey.js';
+import type { SqliteDatabase } from './database.js';
 
 /** Points per multi-row INSERT; the gain over one row per statement levels off from about 50. */
 export const POINTS_PER_STATEMENT = 100;
