@@ -1,5 +1,6 @@
+import type { Topic } from './envelope.js';
 import type { DeliveryOutcome } from './outcome.js';
-import type { Health, Sink } from './pipeline.js';
+import type { BusMessage, BusProducer, Health, Sink } from './pipeline.js';
 
 /** A sink that keeps what it was given; answers from a script of outcomes, then `delivered`. */
 export class RecordingSink<T> implements Sink<T> {
@@ -29,6 +30,54 @@ export class RecordingSink<T> implements Sink<T> {
   }
 
   close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** One `publish` call to a RecordingProducer and what it answered. */
+export interface PublishAttempt {
+  readonly topic: Topic;
+  readonly messages: readonly BusMessage[];
+  readonly outcome: DeliveryOutcome<BusMessage>;
+}
+
+/** How a RecordingProducer answers when given a function rather than a script. */
+export type PublishAnswer = (topic: Topic, messages: readonly BusMessage[]) => DeliveryOutcome<BusMessage>;
+
+/**
+ * A bus producer that answers from a script of outcomes, then `delivered`, and records
+ * every call. `batches(topic)` and `messages(topic)` are what it answered `delivered` to,
+ * in order; `attempts` has every call, retried and rejected ones too.
+ */
+export class RecordingProducer implements BusProducer {
+  readonly attempts: PublishAttempt[] = [];
+  closeCalls = 0;
+  private readonly script: DeliveryOutcome<BusMessage>[] = [];
+  private readonly decide: PublishAnswer | undefined;
+
+  constructor(script: readonly DeliveryOutcome<BusMessage>[] | PublishAnswer = []) {
+    if (typeof script === 'function') this.decide = script;
+    else this.script.push(...script);
+  }
+
+  publish(topic: Topic, messages: readonly BusMessage[]): Promise<DeliveryOutcome<BusMessage>> {
+    const outcome = this.decide ? this.decide(topic, messages) : (this.script.shift() ?? { kind: 'delivered' });
+    this.attempts.push({ topic, messages: [...messages], outcome });
+    return Promise.resolve(outcome);
+  }
+
+  /** The batches answered `delivered`, on `topic` (every topic when left out), in order. */
+  batches(topic?: Topic): BusMessage[][] {
+    return this.attempts.filter((a) => a.outcome.kind === 'delivered' && (topic === undefined || a.topic === topic)).map((a) => [...a.messages]);
+  }
+
+  /** The messages answered `delivered`, on `topic` (every topic when left out), in order. */
+  messages(topic?: Topic): BusMessage[] {
+    return this.batches(topic).flat();
+  }
+
+  close(): Promise<void> {
+    this.closeCalls++;
     return Promise.resolve();
   }
 }
