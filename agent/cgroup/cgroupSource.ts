@@ -11,6 +11,7 @@ import type { Counters } from '../../core/counters.js';
 import { metricEnvelope, type MetricEnvelope } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
 import { checkMetric } from '../../core/validation.js';
+import { SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters } from '../sourceCounters.js';
 import { errorText, nodeCgroupFileSystem, type CgroupFileSystem } from './cgroupFileSystem.js';
 import { CGROUP_METRICS, CGROUP_QUANTITIES } from './cgroupMetrics.js';
 import { findHierarchy, type CgroupLayout } from './findHierarchy.js';
@@ -36,8 +37,8 @@ export interface CgroupSourceOptions {
 const READ_CONCURRENCY = 16;
 
 export const CGROUP_COUNTERS = {
-  measurements: 'kansoku_agent_measurements_total',
-  dropped: 'kansoku_agent_samples_dropped_total',
+  measurements: SOURCE_COUNTERS.measurements,
+  dropped: SOURCE_COUNTERS.samplesDropped,
   /** reason: vanished | malformed | unreadable | no_hierarchy */
   errors: 'kansoku_agent_cgroup_errors_total',
   skipped: 'kansoku_agent_cgroups_skipped_total',
@@ -57,6 +58,7 @@ export class CgroupSource implements Source<MetricEnvelope> {
     this.fs = options.fileSystem ?? nodeCgroupFileSystem;
     // Fail fast at start-up: a bad bound is a configuration bug, not a collection problem.
     if (!Number.isInteger(this.maxCgroups) || this.maxCgroups < 1) throw new RangeError(`maxCgroups must be a positive integer, got ${this.maxCgroups}`);
+    describeSourceCounters(options.counters);
     options.counters.describe(CGROUP_COUNTERS.errors, 'Cgroups or cgroup files the cgroup source could not read, by reason.');
     options.counters.describe(CGROUP_COUNTERS.skipped, 'Cgroups not read because a collection reached maxCgroups.');
   }
@@ -96,7 +98,7 @@ export class CgroupSource implements Source<MetricEnvelope> {
       const readings = await Promise.all(chunk.map((cgroup) => readCgroupStats(cgroup, this.fs)));
       chunk.forEach((cgroup, i) => this.measure(cgroup, readings[i]!, nowMs, records, errors));
     }
-    counters.add(CGROUP_COUNTERS.measurements, { source: this.name }, records.length);
+    countMeasurements(counters, this.name, records.length);
     return { records, errors };
   }
 
@@ -136,7 +138,7 @@ export class CgroupSource implements Source<MetricEnvelope> {
     }
     if (dropped > 0) {
       // A cgroup's measurements share its dimensions and so usually fail together: one message per cgroup.
-      this.options.counters.add(CGROUP_COUNTERS.dropped, { reason: 'invalid' }, dropped);
+      countSamplesDropped(this.options.counters, 'invalid', dropped);
       errors.push(`${label}: ${dropped} measurements dropped: ${firstReason}`);
     }
   }

@@ -75,7 +75,7 @@ describe('KubeletSource: a good page', () => {
       expect(metric.dimensions['hostname']).toBe('minikube');
       expect(creation_time).toBe(Math.floor(NOW_MS / 1000));
     }
-    expect(counters.get(KUBELET_COUNTERS.measurements)).toBe(PAGE_MEASUREMENTS);
+    expect(counters.get(KUBELET_COUNTERS.measurements, { source: 'kubelet' })).toBe(PAGE_MEASUREMENTS);
     expect(counters.total(KUBELET_COUNTERS.samplesDropped)).toBe(0);
   });
 
@@ -89,7 +89,7 @@ describe('KubeletSource: a good page', () => {
       expect(record.meta.tenantId).toBe('project-7f3a');
     }
     expect(counters.get(KUBELET_COUNTERS.samplesDropped, { reason: 'no_tenant' })).toBe(PAGE_MEASUREMENTS - records.length);
-    expect(counters.get(KUBELET_COUNTERS.measurements)).toBe(records.length);
+    expect(counters.get(KUBELET_COUNTERS.measurements, { source: 'kubelet' })).toBe(records.length);
   });
 
   it('reads a gzip-encoded page', async () => {
@@ -162,7 +162,7 @@ describe('KubeletSource: failed scrapes are results, not rejections', () => {
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatch(error);
     expect(counters.get(KUBELET_COUNTERS.scrapeErrors)).toBe(1);
-    expect(counters.get(KUBELET_COUNTERS.measurements)).toBe(0);
+    expect(counters.total(KUBELET_COUNTERS.measurements)).toBe(0);
   });
 
   it('a refused connection', async () => {

@@ -9,6 +9,7 @@ import { metricEnvelope, type MetricEnvelope } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
 import { tenantOf, type TenantMapping } from '../../core/tenant.js';
 import { parseExposition } from '../exposition/parseExposition.js';
+import { SAMPLE_DROP_REASONS, SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters, type SampleDropReason } from '../sourceCounters.js';
 import { mapCadvisorSamples } from './cadvisorMetrics.js';
 import { fetchMetricsPage, keepAliveAgent } from './fetchMetricsPage.js';
 
@@ -33,12 +34,9 @@ export interface KubeletSourceOptions {
 export const KUBELET_COUNTERS = {
   scrapeErrors: 'kansoku_agent_scrape_errors_total',
   expositionErrors: 'kansoku_agent_exposition_errors_total',
-  samplesDropped: 'kansoku_agent_samples_dropped_total',
-  measurements: 'kansoku_agent_measurements_total',
+  samplesDropped: SOURCE_COUNTERS.samplesDropped,
+  measurements: SOURCE_COUNTERS.measurements,
 } as const;
-
-/** Reasons of `kansoku_agent_samples_dropped_total`. */
-export type SampleDropReason = 'not_finite' | 'invalid' | 'no_tenant';
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Error strings kept per scrape; the counters have the full count. */
@@ -53,8 +51,7 @@ export class KubeletSource implements Source<MetricEnvelope> {
     const { counters } = options;
     counters.describe(KUBELET_COUNTERS.scrapeErrors, 'Kubelet scrapes that returned no page (connection, TLS, HTTP status, timeout).');
     counters.describe(KUBELET_COUNTERS.expositionErrors, 'Lines of kubelet pages that are not valid Prometheus text exposition.');
-    counters.describe(KUBELET_COUNTERS.samplesDropped, 'Mapped kubelet samples that did not become measurements, by reason.');
-    counters.describe(KUBELET_COUNTERS.measurements, 'Measurements produced from kubelet pages.');
+    describeSourceCounters(counters);
   }
 
   async collect(signal?: AbortSignal): Promise<CollectResult<MetricEnvelope>> {
@@ -107,8 +104,8 @@ export class KubeletSource implements Source<MetricEnvelope> {
   private count(expositionErrors: number, dropped: Record<SampleDropReason, number>, measurements: number): void {
     const { counters } = this.options;
     if (expositionErrors > 0) counters.add(KUBELET_COUNTERS.expositionErrors, {}, expositionErrors);
-    for (const [reason, amount] of Object.entries(dropped)) if (amount > 0) counters.add(KUBELET_COUNTERS.samplesDropped, { reason }, amount);
-    counters.add(KUBELET_COUNTERS.measurements, {}, measurements);
+    for (const reason of SAMPLE_DROP_REASONS) countSamplesDropped(counters, reason, dropped[reason]);
+    countMeasurements(counters, this.name, measurements);
   }
 }
 
