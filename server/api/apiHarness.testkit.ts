@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { vi } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Counters } from '../../core/counters.js';
 import { metricCodec } from '../../core/codec.js';
@@ -6,6 +7,7 @@ import { TOPICS } from '../../core/envelope.js';
 import { DEFAULT_WIRE } from '../../bus/wire.js';
 import { MemoryBus } from '../../bus/memory/memoryBus.js';
 import type { BusConsumer } from '../../core/pipeline.js';
+import { PATIENT } from '../../core/pipeline.testkit.js';
 import { ingestHandler } from '../ingest/ingestHandler.js';
 import { openDatabase } from '../sqlite/database.js';
 import { SqliteSink } from '../sqlite/sqliteSink.js';
@@ -23,7 +25,7 @@ export interface ApiHarness {
   readonly counters: Counters;
   post(token: string, body: unknown, query?: string): Promise<LightMyRequestResponse>;
   get(token: string, url: string): Promise<LightMyRequestResponse>;
-  /** Polls `read` until `done` holds (the bus and sink are asynchronous), then returns the last answer. */
+  /** Polls `read` until `done` holds (the bus and sink are asynchronous) or PATIENT's deadline passes; returns the last answer. */
   eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T>;
   close(): Promise<void>;
 }
@@ -57,12 +59,17 @@ export async function startApiHarness(tokens: string): Promise<ApiHarness> {
       app.inject({ method: 'POST', url: `/v2.0/metrics${query}`, headers: { 'x-auth-token': token, 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
     get: (token, url) => app.inject({ method: 'GET', url, headers: { 'x-auth-token': token } }),
     async eventually(read, done) {
-      for (let i = 0; i < 200; i++) {
-        const value = await read();
-        if (done(value)) return value;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      return read();
+      // Polled the way every unit test waits, vi.waitFor with PATIENT's deadline. At the
+      // deadline the last answer is returned all the same: the caller's expect then shows it.
+      let last = await read();
+      if (done(last)) return last;
+      await vi
+        .waitFor(async () => {
+          last = await read();
+          if (!done(last)) throw new Error('not yet');
+        }, PATIENT)
+        .catch(() => undefined);
+      return last;
     },
     async close() {
       await app.close();

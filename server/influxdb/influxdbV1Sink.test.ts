@@ -2,8 +2,9 @@
  * The v1 sink's answers a healthy local influxd never gives (throttling, auth, a proxy
  * in front); test/influxdb/ runs it against the real influxd for everything else.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MetricEnvelope } from '../../core/envelope.js';
+import { PATIENT } from '../../core/pipeline.testkit.js';
 import type { InfluxdbConfig } from './config.js';
 import { InfluxdbV1Sink } from './influxdbV1Sink.js';
 import { startRecordingInfluxdb, type RecordingInfluxdb } from './recordingInfluxdb.testkit.js';
@@ -66,7 +67,7 @@ describe('InfluxdbV1Sink', () => {
     server.answer('hang');
     const sink = new InfluxdbV1Sink(config);
     const delivery = sink.deliver([item]);
-    while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await vi.waitFor(() => expect(server.requests).not.toHaveLength(0), PATIENT);
     await sink.close();
     expect(await delivery).toMatchObject({ kind: 'retryable' });
   });

@@ -3,8 +3,9 @@
  * is), so the v2 sink is tested against a recording HTTP server on 127.0.0.1 that
  * answers /api/v2/write the way those servers do.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MetricEnvelope } from '../../core/envelope.js';
+import { PATIENT } from '../../core/pipeline.testkit.js';
 import type { InfluxdbConfig } from './config.js';
 import { InfluxdbV2Sink } from './influxdbV2Sink.js';
 import { encodeMetric, parseLine } from './lineProtocol.js';
@@ -130,7 +131,7 @@ describe('InfluxdbV2Sink', () => {
     server.answer('hang');
     const sink = new InfluxdbV2Sink(config);
     const delivery = sink.deliver([good]);
-    while (server.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await vi.waitFor(() => expect(server.requests).not.toHaveLength(0), PATIENT);
     await sink.close();
     expect(await delivery).toMatchObject({ kind: 'retryable' });
     expect(await sink.deliver([good])).toMatchObject({ kind: 'retryable', reason: expect.stringMatching(/closed/) as unknown });

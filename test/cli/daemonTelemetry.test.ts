@@ -4,6 +4,7 @@ import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockClust
 import { serveKubeletPage } from '../support/kubeletStandIn.js';
 import { eventually, freePort, runKansoku } from '../support/kansokuProcess.js';
 import { kafkaEnv, KUBELET_PAGE } from '../support/pipelineFixtures.js';
+import { counterValue } from '../support/selfMetrics.js';
 
 /** The agent and alerting daemons have no tenant API; their own /metrics and /healthz are how an operator watches them. */
 describe('daemon self-metrics', () => {
@@ -16,12 +17,6 @@ describe('daemon self-metrics', () => {
     await Promise.all([kafka?.stop(), kubelet?.close()]);
   });
 
-  const counter = (text: string, name: string): number =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
-      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-
   it('the agent daemon counts what it collected and published, and stops cleanly', async () => {
     const port = await freePort();
     const agent = runKansoku(['agent', '--kubelet-url', kubelet.url, '--hostname', 'node-t'], {
@@ -33,11 +28,11 @@ describe('daemon self-metrics', () => {
       await agent.waitFor(/self-metrics at \/metrics/, 60_000);
       const text = await eventually(
         async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
-        (t) => counter(t, 'kansoku_agent_published_total') >= 631,
+        (t) => counterValue(t, 'kansoku_agent_published_total') >= 631,
         30_000,
       );
-      expect(counter(text, 'kansoku_agent_measurements_total')).toBeGreaterThanOrEqual(631);
-      expect(counter(text, 'kansoku_agent_published_total')).toBeGreaterThanOrEqual(631);
+      expect(counterValue(text, 'kansoku_agent_measurements_total')).toBeGreaterThanOrEqual(631);
+      expect(counterValue(text, 'kansoku_agent_published_total')).toBeGreaterThanOrEqual(631);
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
     } finally {
@@ -59,11 +54,11 @@ describe('daemon self-metrics', () => {
       await producer.disconnect();
       const text = await eventually(
         async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
-        (t) => counter(t, 'kansoku_alerting_decode_errors_total') >= 1,
+        (t) => counterValue(t, 'kansoku_alerting_decode_errors_total') >= 1,
         30_000,
       );
-      expect(counter(text, 'kansoku_alerting_decode_errors_total')).toBe(1);
-      expect(counter(text, 'kansoku_alerting_measurements_total')).toBeGreaterThanOrEqual(1);
+      expect(counterValue(text, 'kansoku_alerting_decode_errors_total')).toBe(1);
+      expect(counterValue(text, 'kansoku_alerting_measurements_total')).toBeGreaterThanOrEqual(1);
     } finally {
       expect(await alerting.stop()).toBe(0);
     }

@@ -5,6 +5,7 @@ import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockClust
 import { startInfluxd } from '../influxdb/influxd.js';
 import { serveKubeletPage } from '../support/kubeletStandIn.js';
 import { eventually, freePort, runKansoku, type KansokuProcess } from '../support/kansokuProcess.js';
+import { counterValue } from '../support/selfMetrics.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcpProxy.js';
 
 /**
@@ -31,12 +32,6 @@ const AGENT_INTERVAL_SECONDS = 5;
 const AGENT_GIVES_UP_WITHIN_MS = 25_000;
 
 
-
-/** A counter's value in the server's self-metrics, summed over its label sets; undefined when absent. */
-function counter(selfMetrics: string, name: string): number | undefined {
-  const lines = selfMetrics.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return lines.length === 0 ? undefined : lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
 
 describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () => {
   let kafka: KafkaMockCluster;
@@ -168,9 +163,9 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
     expect(published).toBeGreaterThan(0);
 
     // The server keeps getting the batch back from a sink that cannot write, and writes nothing.
-    const during = await eventually(selfMetrics, (m) => (counter(m, 'kansoku_server_retries_total') ?? 0) >= 3, 30_000);
-    expect(counter(during, 'kansoku_server_retries_total')).toBeGreaterThanOrEqual(3);
-    expect(counter(during, 'kansoku_server_written_total') ?? 0).toBe(0);
+    const during = await eventually(selfMetrics, (m) => counterValue(m, 'kansoku_server_retries_total') >= 3, 30_000);
+    expect(counterValue(during, 'kansoku_server_retries_total')).toBeGreaterThanOrEqual(3);
+    expect(counterValue(during, 'kansoku_server_written_total')).toBe(0);
     expect(proxy.forwarded()).toBe(0);
     expect(await influxDatabases()).not.toContain(DATABASE);
 
@@ -182,8 +177,8 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
     // The store is back; a new process in the same group starts where the group's offsets are: at the beginning.
     await proxy.forward();
     server = await startServer();
-    const after = await eventually(selfMetrics, (m) => (counter(m, 'kansoku_server_written_total') ?? 0) >= published, 30_000);
-    expect(counter(after, 'kansoku_server_written_total')).toBeGreaterThanOrEqual(published);
+    const after = await eventually(selfMetrics, (m) => counterValue(m, 'kansoku_server_written_total') >= published, 30_000);
+    expect(counterValue(after, 'kansoku_server_written_total')).toBeGreaterThanOrEqual(published);
     await expectOnePointPerMessage(published);
 
     for (const [tenant, token] of TENANTS) {
@@ -212,8 +207,8 @@ describe('at-least-once delivery: agent → Kafka → server → InfluxDB', () =
 
     server = await startServer({ KANSOKU_SERVER__GROUP_ID: `${GROUP_ID}-replay` });
     // The new group starts at the beginning: it has written every message once more.
-    const replayed = await eventually(selfMetrics, (m) => (counter(m, 'kansoku_server_written_total') ?? 0) >= published, 30_000);
-    expect(counter(replayed, 'kansoku_server_written_total')).toBeGreaterThanOrEqual(published);
+    const replayed = await eventually(selfMetrics, (m) => counterValue(m, 'kansoku_server_written_total') >= published, 30_000);
+    expect(counterValue(replayed, 'kansoku_server_written_total')).toBeGreaterThanOrEqual(published);
     // Every message written twice now, yet one point per series and no more points than messages.
     await expectOnePointPerMessage(published);
     await server.stop();
