@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { peerSamples } from '../../test/prometheusPeer.js';
-import { parseExposition, type Sample } from './parseExposition.js';
+import { ExpositionParser, parseExposition, type Sample } from './parseExposition.js';
 
 const FIXTURES = new URL('../../test/fixtures/prometheus/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -234,6 +234,27 @@ describe('parseExposition: properties', () => {
           expect(error.text.length).toBeLessThanOrEqual(200);
         }
         for (const s of result.samples) expect(typeof s.value).toBe('number');
+      }),
+    );
+  });
+
+  it('gives the same result however the page is cut into pieces (inside lines, between CR and LF, at escapes)', () => {
+    const unit = fc.constantFrom('a', 'b', '_', '{', '}', '"', '\\', '=', ',', ' ', '\n', '\r', '#', '1', '.', 'e', '-', 'T', 'Y', 'P', 'E');
+    const validPage = KUBELET_PAGES[0] ? fixture(KUBELET_PAGES[0]).slice(0, 4000) : '';
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit, maxLength: 300 }), fc.constant(validPage)), fc.array(fc.nat(), { maxLength: 12 }), (page, rawCuts) => {
+        const cuts = [...new Set(rawCuts.map((c) => c % (page.length + 1)))].sort((a, b) => a - b);
+        const parser = new ExpositionParser();
+        let from = 0;
+        for (const cut of [...cuts, page.length]) {
+          parser.push(page.slice(from, cut));
+          from = cut;
+        }
+        const pieces = parser.finish();
+        const whole = parseExposition(page);
+        expect(pieces.samples).toEqual(whole.samples);
+        expect(pieces.errors).toEqual(whole.errors);
+        expect([...pieces.types]).toEqual([...whole.types]);
       }),
     );
   });

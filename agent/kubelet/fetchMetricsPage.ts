@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { fail, ok, type Checked } from '../../core/outcome.js';
 
@@ -32,7 +33,20 @@ export function keepAliveAgent(url: string): http.Agent {
   return url.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
 }
 
-export function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Promise<Checked<string>> {
+/** The whole page as one string: for callers that want it (tests, `--once` tools); the agent streams instead. */
+export async function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Promise<Checked<string>> {
+  const pieces: string[] = [];
+  const done = await streamMetricsPage(request, (text) => pieces.push(text), signal);
+  return done.ok ? ok(pieces.join('')) : done;
+}
+
+/**
+ * GETs the page and hands it to `consume` as text, piece by piece as it arrives (UTF-8
+ * decoded across piece boundaries), so that the page never exists as one large buffer or
+ * string. Resolves with the page's size in bytes, or why it failed; after a failure the
+ * pieces already consumed are to be thrown away.
+ */
+export function streamMetricsPage(request: PageRequest, consume: (text: string) => void, signal?: AbortSignal): Promise<Checked<number>> {
   return new Promise((resolve) => {
     let url: URL;
     try {
@@ -64,18 +78,26 @@ export function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Pr
         return;
       }
       const body: Readable = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
-      const chunks: Buffer[] = [];
+      const decoder = new StringDecoder('utf8');
       let sizeBytes = 0;
+      let failed = false;
       body.on('data', (chunk: Buffer) => {
+        if (failed) return;
         sizeBytes += chunk.length;
         if (sizeBytes > request.maxBodyBytes) {
+          failed = true;
           resolve(fail(`page larger than ${request.maxBodyBytes} bytes`));
           req.destroy();
           return;
         }
-        chunks.push(chunk);
+        consume(decoder.write(chunk));
       });
-      body.on('end', () => resolve(ok(Buffer.concat(chunks).toString('utf8'))));
+      body.on('end', () => {
+        if (failed) return;
+        const rest = decoder.end();
+        if (rest !== '') consume(rest);
+        resolve(ok(sizeBytes));
+      });
       if (body !== res) body.on('error', (error) => resolve(fail(why(error, 'the page is not valid gzip'))));
       // A connection cut mid-page fails or closes the response without 'end'; the first resolve wins.
       res.on('error', (error) => resolve(fail(why(error, 'the connection failed mid-page'))));

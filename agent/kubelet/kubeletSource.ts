@@ -8,10 +8,10 @@ import type { Counters } from '../../core/counters.js';
 import { metricEnvelope, type MetricEnvelope } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
 import { tenantOf, type TenantMapping } from '../../core/tenant.js';
-import { parseExposition } from '../exposition/parseExposition.js';
+import { ExpositionParser } from '../exposition/parseExposition.js';
 import { SAMPLE_DROP_REASONS, SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters, type SampleDropReason } from '../sourceCounters.js';
 import { mapCadvisorSamples } from './cadvisorMetrics.js';
-import { fetchMetricsPage, keepAliveAgent } from './fetchMetricsPage.js';
+import { keepAliveAgent, streamMetricsPage } from './fetchMetricsPage.js';
 
 export interface KubeletSourceOptions {
   /** e.g. https://NODE:10250/metrics/cadvisor */
@@ -57,12 +57,14 @@ export class KubeletSource implements Source<MetricEnvelope> {
   async collect(signal?: AbortSignal): Promise<CollectResult<MetricEnvelope>> {
     const { options } = this;
     const scrapeTimeMs = options.now();
-    const page = await this.fetch(signal);
+    // Parsed as it arrives; a scrape that fails half-way throws its half-parsed page away.
+    const parser = new ExpositionParser();
+    const page = await this.fetch(parser, signal);
     if (!page.ok) {
       options.counters.add(KUBELET_COUNTERS.scrapeErrors);
       return { records: [], errors: [`scrape of ${options.url} failed: ${page.error}`] };
     }
-    const parsed = parseExposition(page.value);
+    const parsed = parser.finish();
     const mapped = mapCadvisorSamples(parsed.samples, { hostname: options.hostname, scrapeTimeMs });
     const records: MetricEnvelope[] = [];
     let noTenant = 0;
@@ -77,7 +79,7 @@ export class KubeletSource implements Source<MetricEnvelope> {
     return { records, errors: capped(errors) };
   }
 
-  private async fetch(signal: AbortSignal | undefined): ReturnType<typeof fetchMetricsPage> {
+  private async fetch(parser: ExpositionParser, signal: AbortSignal | undefined): ReturnType<typeof streamMetricsPage> {
     const { options } = this;
     const headers: Record<string, string> = { accept: 'text/plain;version=0.0.4' };
     let ca: string | undefined;
@@ -87,7 +89,7 @@ export class KubeletSource implements Source<MetricEnvelope> {
     } catch (error) {
       return { ok: false, error: `cannot read a credential file: ${(error as Error).message}` };
     }
-    return fetchMetricsPage(
+    return streamMetricsPage(
       {
         url: options.url,
         headers,
@@ -97,6 +99,7 @@ export class KubeletSource implements Source<MetricEnvelope> {
         maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         agent: this.connection,
       },
+      (text) => parser.push(text),
       signal,
     );
   }
