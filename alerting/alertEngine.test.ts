@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PATIENT } from '../core/pipeline.testkit.js';
+import { PATIENT, RecordingProducer } from '../core/pipeline.testkit.js';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import { TOPICS, metricEnvelope } from '../core/envelope.js';
 import { MemoryBus } from '../bus/memory/memoryBus.js';
-import { delivered, rejected, retryable, type DeliveryOutcome } from '../core/outcome.js';
+import { delivered, rejected, retryable } from '../core/outcome.js';
 import type { BusConsumer, BusMessage, BusProducer } from '../core/pipeline.js';
 import { AlertEngine, ENGINE_COUNTERS, type TransitionNotifier } from './alertEngine.js';
 import type { AlarmTransition } from './alarmState.js';
@@ -116,19 +116,8 @@ describe('AlertEngine over the in-process bus', () => {
 });
 
 describe('AlertEngine', () => {
-  /** A producer that answers from a script (delivered once the script runs out) and records what it took. */
-  function scriptedProducer(...script: DeliveryOutcome<BusMessage>[]): BusProducer & { published: BusMessage[][] } {
-    const published: BusMessage[][] = [];
-    return {
-      published,
-      publish: (_topic, messages) => {
-        const outcome = script.shift() ?? delivered;
-        if (outcome.kind !== 'retryable') published.push([...messages]);
-        return Promise.resolve(outcome);
-      },
-      close: () => Promise.resolve(),
-    };
-  }
+  /** What the engine handed to the bus and was not told to retry (delivered or rejected). */
+  const published = (producer: RecordingProducer): (readonly BusMessage[])[] => producer.attempts.filter((a) => a.outcome.kind !== 'retryable').map((a) => a.messages);
 
   async function engineWith(producer: BusProducer, definitions: readonly AlarmDefinition[] = [definitionFor({})], maxPendingTransitions?: number) {
     const bus = new MemoryBus({ capacity: 1000, maxBatch: 100 });
@@ -138,21 +127,21 @@ describe('AlertEngine', () => {
     const engine = new AlertEngine({ consumer: bus.consumer('alerting'), producer, definitions, notifier, counters, now: clock.now, evaluationIntervalMs: 5, maxPendingTransitions });
     await engine.start();
     cleanups.push(() => engine.stop());
-    return { engine, counters, notifier, clock, metrics: bus.producer() };
+    return { engine, counters, notifier, clock, bus, metrics: bus.producer() };
   }
 
   it('keeps transitions the bus asked to retry and publishes them with the next evaluation', async () => {
-    const producer = scriptedProducer(retryable('full', 1), retryable('full', 1));
+    const producer = new RecordingProducer([retryable('full', 1), retryable('full', 1)]);
     const { counters, notifier, metrics } = await engineWith(producer);
     await metrics.publish(TOPICS.metrics, [metricMessage('acme', 0, 95)]);
-    await vi.waitFor(() => expect(producer.published).toHaveLength(1), PATIENT);
+    await vi.waitFor(() => expect(published(producer)).toHaveLength(1), PATIENT);
     expect(counters.get(ENGINE_COUNTERS.publishRetries)).toBe(2);
-    expect(producer.published[0]?.map((m) => m.key)).toEqual(['acme']);
+    expect(published(producer)[0]?.map((m) => m.key)).toEqual(['acme']);
     expect(notifier.transitions.map((t) => t.newState)).toEqual(['ALARM']);
   });
 
   it('drops the oldest waiting transition when the outbox is full, and counts it', async () => {
-    const producer = scriptedProducer(...Array.from({ length: 1000 }, () => retryable('down', 1)));
+    const producer = new RecordingProducer(Array.from({ length: 1000 }, () => retryable('down', 1)));
     const { counters, clock, metrics } = await engineWith(producer, [definitionFor({})], 1);
     await metrics.publish(TOPICS.metrics, [metricMessage('acme', 0, 95)]);
     await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.transitions, { state: 'ALARM' })).toBe(1), PATIENT);
@@ -162,22 +151,23 @@ describe('AlertEngine', () => {
   });
 
   it('counts transitions the bus rejected and does not offer them again', async () => {
-    const producer = scriptedProducer(rejected('too large', [{ key: 'acme', value: '' }]));
+    const producer = new RecordingProducer([rejected('too large', [{ key: 'acme', value: '' }])]);
     const { counters, metrics } = await engineWith(producer);
     await metrics.publish(TOPICS.metrics, [metricMessage('acme', 0, 95)]);
     await vi.waitFor(() => expect(counters.get(ENGINE_COUNTERS.transitionsLost, { reason: 'rejected' })).toBe(1), PATIENT);
-    expect(producer.published).toHaveLength(1);
+    expect(published(producer)).toHaveLength(1);
   });
 
   it('stops once: consumer, timer, then the notifier drained, and reads nothing after', async () => {
-    const producer = scriptedProducer();
-    const { engine, counters, notifier, metrics } = await engineWith(producer);
+    const producer = new RecordingProducer();
+    const { engine, counters, notifier, bus, metrics } = await engineWith(producer);
     const stopped = engine.stop();
     expect(engine.stop()).toBe(stopped);
     await stopped;
     expect(notifier.drains).toBe(1);
     await metrics.publish(TOPICS.metrics, [metricMessage('acme', 0, 95)]);
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // The message is on the bus and stays unread: nobody committed it.
+    expect(bus.backlog(TOPICS.metrics)).toBe(1);
     expect(counters.get(ENGINE_COUNTERS.measurements)).toBe(0);
     expect(notifier.transitions).toEqual([]);
   });

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import { TOPICS, type MetricEnvelope } from '../core/envelope.js';
-import { delivered, rejected, retryable, type DeliveryOutcome } from '../core/outcome.js';
-import type { BusMessage, BusProducer } from '../core/pipeline.js';
+import { rejected, retryable } from '../core/outcome.js';
+import type { BusProducer } from '../core/pipeline.js';
+import { RecordingProducer } from '../core/pipeline.testkit.js';
 import { metricKey } from './partitionKey.js';
 import { Publisher, type PublisherOptions } from './publisher.js';
 import { unframe, type WireFormat } from './wire.js';
@@ -14,38 +15,16 @@ const env = (tenantId: string, value: number, hostname = 'node-1'): MetricEnvelo
   creation_time: 0,
 });
 
-/** A producer that answers from a script, then delivers; it keeps what it took, unframed. */
-class ScriptedProducer implements BusProducer {
-  readonly taken: { topic: string; key: string; value: number }[] = [];
-  readonly messages: BusMessage[] = [];
-  constructor(private readonly script: DeliveryOutcome<BusMessage>[] = []) {}
-  publish(topic: string, messages: readonly BusMessage[]): Promise<DeliveryOutcome<BusMessage>> {
-    const outcome = this.script.shift() ?? delivered;
-    if (outcome.kind === 'delivered') {
-      for (const m of messages) {
-        this.messages.push(m);
-        const decoded = unframe(Buffer.from(m.value), m.headers, metricCodec);
-        if (!decoded.ok) throw new Error(decoded.reason);
-        for (const record of decoded.records) this.taken.push({ topic, key: m.key, value: record.metric.value });
-      }
-    }
-    return Promise.resolve(outcome);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** Counts what it took by the array brackets' contents, without decoding (fast enough for 200,000 records). */
-class CountingProducer implements BusProducer {
-  records = 0;
-  publish(_topic: string, messages: readonly BusMessage[]): Promise<DeliveryOutcome<BusMessage>> {
-    for (const m of messages) this.records += (JSON.parse(m.value) as unknown[]).length;
-    return Promise.resolve(delivered);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
+/** What a recording producer was given and answered `delivered` to, unframed: topic, key and value of each record. */
+function taken(producer: RecordingProducer): { topic: string; key: string; value: number }[] {
+  return producer.attempts.flatMap((attempt) => {
+    if (attempt.outcome.kind !== 'delivered') return [];
+    return attempt.messages.flatMap((m) => {
+      const decoded = unframe(Buffer.from(m.value), m.headers, metricCodec);
+      if (!decoded.ok) throw new Error(decoded.reason);
+      return decoded.records.map((record) => ({ topic: attempt.topic, key: m.key, value: record.metric.value }));
+    });
+  });
 }
 
 const quick = { initialDelayMs: 1, maxDelayMs: 5 };
@@ -57,13 +36,13 @@ function publisherFor(producer: BusProducer, counters: Counters, options: Partia
 
 describe('Publisher', () => {
   it('publishes on the codec topic, one message per tenant and host, in order', async () => {
-    const producer = new ScriptedProducer();
+    const producer = new RecordingProducer();
     const counters = new Counters();
     const publisher = publisherFor(producer, counters, { batchSize: 3 });
     publisher.enqueue([env('a', 1), env('b', 2), env('a', 3), env('a', 4, 'node-2')]);
     expect(await publisher.flush(Date.now() + 5000)).toEqual({ delivered: 4, rejected: 0, remaining: 0 });
-    expect(producer.messages.map((m) => m.key)).toEqual(['a/node-1', 'b/node-1', 'a/node-2']);
-    expect(producer.taken).toEqual([
+    expect(producer.messages().map((m) => m.key)).toEqual(['a/node-1', 'b/node-1', 'a/node-2']);
+    expect(taken(producer)).toEqual([
       { topic: TOPICS.metrics, key: 'a/node-1', value: 1 },
       { topic: TOPICS.metrics, key: 'a/node-1', value: 3 },
       { topic: TOPICS.metrics, key: 'b/node-1', value: 2 },
@@ -73,16 +52,16 @@ describe('Publisher', () => {
   });
 
   it('in monasca mode, one envelope per message', async () => {
-    const producer = new ScriptedProducer();
+    const producer = new RecordingProducer();
     const publisher = publisherFor(producer, new Counters(), { wire: { mode: 'monasca', maxMessageBytes: 1_000_000 } });
     publisher.enqueue([env('a', 1), env('a', 2)]);
     await publisher.flush(Date.now() + 5000);
-    expect(producer.messages).toHaveLength(2);
-    expect(producer.messages.every((m) => m.headers === undefined && m.value.startsWith('{'))).toBe(true);
+    expect(producer.messages()).toHaveLength(2);
+    expect(producer.messages().every((m) => m.headers === undefined && m.value.startsWith('{'))).toBe(true);
   });
 
   it('tells onDelivered which records the bus took, and only those', async () => {
-    const producer = new ScriptedProducer([retryable('down', 1)]);
+    const producer = new RecordingProducer([retryable('down', 1)]);
     const seen: number[] = [];
     const publisher = publisherFor(producer, new Counters(), { batchSize: 2, onDelivered: (records) => seen.push(...records.map((r) => r.metric.value)) });
     publisher.enqueue([env('a', 1), env('b', 2), env('a', 3)]);
@@ -91,19 +70,19 @@ describe('Publisher', () => {
   });
 
   it('keeps what the bus could not take and publishes it once the bus is back, in order', async () => {
-    const producer = new ScriptedProducer([retryable('down', 1), retryable('down', 1)]);
+    const producer = new RecordingProducer([retryable('down', 1), retryable('down', 1)]);
     const counters = new Counters();
     const seen: number[] = [];
     const publisher = publisherFor(producer, counters, { onDelivered: (records) => seen.push(...records.map((r) => r.metric.value)) });
     publisher.enqueue([env('a', 1), env('a', 2)]);
     expect((await publisher.flush(Date.now() + 5000)).remaining).toBe(0);
-    expect(producer.taken.map((t) => t.value)).toEqual([1, 2]);
+    expect(taken(producer).map((t) => t.value)).toEqual([1, 2]);
     expect(seen).toEqual([1, 2]);
     expect(counters.get('kansoku_agent_publish_retries_total', { topic: 'metrics' })).toBe(2);
   });
 
   it('gives up at the deadline with everything still queued, losing nothing and reporting nothing delivered', async () => {
-    const producer = new ScriptedProducer(Array.from({ length: 1000 }, () => retryable('down', 1)));
+    const producer = new RecordingProducer(Array.from({ length: 1000 }, () => retryable('down', 1)));
     const seen: MetricEnvelope[] = [];
     const publisher = publisherFor(producer, new Counters(), { onDelivered: (records) => seen.push(...records) });
     publisher.enqueue([env('a', 1)]);
@@ -114,34 +93,34 @@ describe('Publisher', () => {
 
   it('drops the oldest when the queue is full, and counts them', async () => {
     const counters = new Counters();
-    const producer = new ScriptedProducer();
+    const producer = new RecordingProducer();
     const publisher = publisherFor(producer, counters, { maxQueued: 3 });
     publisher.enqueue([env('a', 1), env('a', 2)]);
     publisher.enqueue([env('a', 3), env('a', 4), env('a', 5)]);
     expect(publisher.queued).toBe(3);
     expect(counters.get('kansoku_agent_dropped_total', { topic: 'metrics', reason: 'queue_full' })).toBe(2);
     await publisher.flush(Date.now() + 5000);
-    expect(producer.taken.map((t) => t.value)).toEqual([3, 4, 5]);
+    expect(taken(producer).map((t) => t.value)).toEqual([3, 4, 5]);
   });
 
   it('drops and counts a batch the bus rejected, and goes on with the next', async () => {
-    const producer = new ScriptedProducer([rejected('too large', [], 0)]);
+    const producer = new RecordingProducer([rejected('too large', [], 0)]);
     const counters = new Counters();
     const publisher = publisherFor(producer, counters, { batchSize: 1 });
     publisher.enqueue([env('a', 1), env('a', 2)]);
     expect(await publisher.flush(Date.now() + 5000)).toEqual({ delivered: 1, rejected: 1, remaining: 0 });
-    expect(producer.taken.map((t) => t.value)).toEqual([2]);
+    expect(taken(producer).map((t) => t.value)).toEqual([2]);
     expect(counters.get('kansoku_agent_dropped_total', { topic: 'metrics', reason: 'rejected' })).toBe(1);
   });
 
   it('takes 200,000 records (a huge kubelet page) in one enqueue without a stack overflow', { timeout: 60_000 }, async () => {
-    const producer = new CountingProducer();
+    const producer = new RecordingProducer();
     const counters = new Counters();
     const publisher = publisherFor(producer, counters, { maxQueued: 200_000, batchSize: 200_000 });
     const records = Array.from({ length: 200_000 }, (_, i) => env('a', i, `node-${i % 7}`));
     publisher.enqueue(records);
     expect(publisher.queued).toBe(200_000);
     expect((await publisher.flush(Date.now() + 60_000)).delivered).toBe(200_000);
-    expect(producer.records).toBe(200_000);
+    expect(producer.messages().reduce((n, m) => n + (JSON.parse(m.value) as unknown[]).length, 0)).toBe(200_000);
   });
 });

@@ -3,8 +3,8 @@ import { metricCodec } from '../../core/codec.js';
 import { Counters } from '../../core/counters.js';
 import { TOPICS, type MetricEnvelope } from '../../core/envelope.js';
 import { delivered, rejected, retryable } from '../../core/outcome.js';
-import type { BusMessage, BusProducer, ConsumedBatch } from '../../core/pipeline.js';
-import { RecordingSink } from '../../core/pipeline.testkit.js';
+import type { ConsumedBatch } from '../../core/pipeline.js';
+import { RecordingProducer, RecordingSink } from '../../core/pipeline.testkit.js';
 import { BATCH_V1, WIRE_HEADER } from '../../bus/wire.js';
 import { ingestHandler, type DeadLetter } from './ingestHandler.js';
 
@@ -22,20 +22,9 @@ function batch(values: (number | string)[]): ConsumedBatch {
   };
 }
 
-class RecordingProducer implements BusProducer {
-  readonly published: { topic: string; messages: BusMessage[] }[] = [];
-  constructor(private readonly answers: ('delivered' | 'retryable')[] = []) {}
-  publish(topic: string, messages: readonly BusMessage[]) {
-    const answer = this.answers.shift() ?? 'delivered';
-    if (answer === 'delivered') this.published.push({ topic, messages: [...messages] });
-    return Promise.resolve(answer === 'delivered' ? delivered : retryable('down', 250));
-  }
-  close() {
-    return Promise.resolve();
-  }
-  deadLetters(): DeadLetter[] {
-    return this.published.flatMap((p) => p.messages.map((m) => JSON.parse(m.value) as DeadLetter));
-  }
+/** What the handler put on the dead-letter topic, as records. */
+function deadLetters(producer: RecordingProducer): DeadLetter[] {
+  return producer.messages(TOPICS.deadLetter).map((m) => JSON.parse(m.value) as DeadLetter);
 }
 
 const fastBackoff = { initialDelayMs: 10, maxDelayMs: 1000 };
@@ -57,8 +46,8 @@ describe('ingestHandler', () => {
     const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: dlq, counters });
     expect(await handle(batch([1, '{broken', 3]))).toEqual({ kind: 'commit' });
     expect(sink.items.map((e) => e.metric.value)).toEqual([1, 3]);
-    expect(dlq.published[0]?.topic).toBe(TOPICS.deadLetter);
-    expect(dlq.deadLetters()).toEqual([{ topic: 'metrics', partition: 3, offset: '101', reason: expect.stringMatching(/not JSON/) as string, payload: '{broken' }]);
+    expect(dlq.batches(TOPICS.deadLetter)).toHaveLength(1);
+    expect(deadLetters(dlq)).toEqual([{ topic: 'metrics', partition: 3, offset: '101', reason: expect.stringMatching(/not JSON/) as string, payload: '{broken' }]);
     expect(counters.total('kansoku_server_decode_errors_total')).toBe(1);
   });
 
@@ -81,16 +70,16 @@ describe('ingestHandler', () => {
     const counters = new Counters();
     const handle = ingestHandler({ codec: metricCodec, sink, deadLetter: dlq, counters });
     expect(await handle(batch([1, 2, 3]))).toEqual({ kind: 'commit' });
-    expect(dlq.deadLetters().map((d) => [d.offset, d.reason])).toEqual([['101', 'field type conflict']]);
+    expect(deadLetters(dlq).map((d) => [d.offset, d.reason])).toEqual([['101', 'field type conflict']]);
     expect(counters.total('kansoku_server_rejected_total')).toBe(1);
   });
 
   it('retries the batch when the dead-letter topic cannot take the bad messages', async () => {
-    const dlq = new RecordingProducer(['retryable', 'delivered']);
+    const dlq = new RecordingProducer([retryable('down', 250), delivered]);
     const handle = ingestHandler({ codec: metricCodec, sink: new RecordingSink<MetricEnvelope>(), deadLetter: dlq, counters: new Counters(), backoff: fastBackoff });
     expect((await handle(batch(['x']))).kind).toBe('retry');
     expect(await handle(batch(['x']))).toEqual({ kind: 'commit' });
-    expect(dlq.deadLetters()).toHaveLength(1);
+    expect(deadLetters(dlq)).toHaveLength(1);
   });
 
   it('reads batched and Monasca messages of one partition alike, per message', async () => {
@@ -120,7 +109,7 @@ describe('ingestHandler', () => {
     const value = Buffer.from(JSON.stringify([env(1), bad, env(3)]));
     expect(await handle({ topic: TOPICS.metrics, partition: 1, messages: [{ offset: '40', key: 't/n1', value, headers: { [WIRE_HEADER]: BATCH_V1 } }] })).toEqual({ kind: 'commit' });
     expect(sink.items.map((e) => e.metric.value)).toEqual([1, 3]);
-    expect(dlq.deadLetters()).toEqual([{ topic: 'metrics', partition: 1, offset: '40', index: 1, reason: expect.stringMatching(/tenantId/) as string, payload: JSON.stringify(bad) }]);
+    expect(deadLetters(dlq)).toEqual([{ topic: 'metrics', partition: 1, offset: '40', index: 1, reason: expect.stringMatching(/tenantId/) as string, payload: JSON.stringify(bad) }]);
   });
 
   it('dead-letters a batch that does not parse whole, as it came', async () => {
@@ -130,6 +119,6 @@ describe('ingestHandler', () => {
     const value = `[${metricCodec.encode(env(1))},{"metric":`;
     expect(await handle({ topic: TOPICS.metrics, partition: 1, messages: [{ offset: '41', key: 't/n1', value: Buffer.from(value), headers: { [WIRE_HEADER]: BATCH_V1 } }, { offset: '42', key: 't', value: Buffer.from(metricCodec.encode(env(5))) }] })).toEqual({ kind: 'commit' });
     expect(sink.items.map((e) => e.metric.value)).toEqual([5]);
-    expect(dlq.deadLetters()).toEqual([{ topic: 'metrics', partition: 1, offset: '41', reason: expect.stringMatching(/not JSON/) as string, payload: value }]);
+    expect(deadLetters(dlq)).toEqual([{ topic: 'metrics', partition: 1, offset: '41', reason: expect.stringMatching(/not JSON/) as string, payload: value }]);
   });
 });
