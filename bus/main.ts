@@ -59,6 +59,9 @@ export function buildBus(config: Readonly<BusSection>, logger: Logger, counters:
           heartbeatIntervalMs: k.heartbeat_interval_ms,
           maxWaitTimeMs: k.max_wait_time_ms,
           partitionsConsumedConcurrently: k.partitions_consumed_concurrently,
+          // Also in the consumer's health, which /healthcheck reports: a consumer that gave up consumes nothing.
+          onCrash: (error, willRestart) =>
+            logger.error({ err: error, groupId, willRestart }, willRestart ? 'Kafka consumer crashed; kafkajs restarts it' : 'Kafka consumer crashed and will not restart; this process consumes nothing until restarted'),
         }),
     },
     async missingTopics(topics) {
