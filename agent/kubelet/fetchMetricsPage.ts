@@ -4,6 +4,7 @@
  * `rejectUnauthorized` per request. Every failure (DNS, TLS, status, timeout, abort, a page
  * over the size cap) comes back as a `fail`, never as a rejection.
  */
+import { isAscii } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
@@ -78,7 +79,10 @@ export function streamMetricsPage(request: PageRequest, consume: (text: string) 
         return;
       }
       const body: Readable = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
-      const decoder = new StringDecoder('utf8');
+      // Pages are ASCII but for the odd label value: ASCII pieces are read as Latin-1, which
+      // is a plain copy; from the first piece that is not, UTF-8 decoding takes over (the
+      // pieces before were whole characters, so nothing is split).
+      let decoder: StringDecoder | undefined;
       let sizeBytes = 0;
       let failed = false;
       body.on('data', (chunk: Buffer) => {
@@ -90,11 +94,12 @@ export function streamMetricsPage(request: PageRequest, consume: (text: string) 
           req.destroy();
           return;
         }
-        consume(decoder.write(chunk));
+        if (decoder === undefined && isAscii(chunk)) consume(chunk.toString('latin1'));
+        else consume((decoder ??= new StringDecoder('utf8')).write(chunk));
       });
       body.on('end', () => {
         if (failed) return;
-        const rest = decoder.end();
+        const rest = decoder?.end() ?? '';
         if (rest !== '') consume(rest);
         resolve(ok(sizeBytes));
       });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel } from 'kafkajs';
+import './kafkajsCrc32c.js';
 import './kafkajsIdleFix.js';
 import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 
