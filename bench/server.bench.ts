@@ -24,6 +24,9 @@
  *
  * Each figure is the median of a few whole-workload repetitions rather than of
  * `medianMs`'s many short calls: a store's ingest rate only shows over many batches.
+ *
+ * Last, the whole `kansoku server` process from Kafka into InfluxDB, in both wires, new
+ * and known series, against the same ceiling in the same influxd (serverProcess.ts).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +44,7 @@ import { dimensionsKey, openDatabase, type SqliteDatabase } from '../server/sqli
 import { POINTS_PER_STATEMENT, SqliteSink } from '../server/sqlite/sqliteSink.js';
 import { startInfluxd } from '../test/influxdb/influxd.js';
 import { benchResult, medianMs, type BenchResult } from './harness.js';
+import { measureServerProcess } from './serverProcess.js';
 
 const PAGE_FILE = new URL('../test/fixtures/prometheus/nri-k8s__k8s-1.25.13-containerd1.6__kubelet_metrics_cadvisor.prom', import.meta.url);
 const NODES = 50;
@@ -399,6 +403,8 @@ export async function run(): Promise<BenchResult[]> {
 
   const influxdb = await measureInfluxdb(workload);
   const sqlite = await measureSqlite(workload, nextScrapes);
+  // Last, once the timing loops above have left the CPU to the processes it measures.
+  const processRows = await measureServerProcess({ page, pageLabel: 'k8s 1.25 kubelet /metrics/cadvisor' });
 
   const ceiling = 'influxd /write of pre-encoded line protocol, same points, same batches';
   const statementRows = `${POINTS_PER_STATEMENT} rows/statement`;
@@ -441,5 +447,6 @@ export async function run(): Promise<BenchResult[]> {
       baseline_value: megabytes(Buffer.byteLength(encodeBatch(workload).lines.join('\n'))),
       goal: 'informational',
     }),
+    ...processRows,
   ];
 }
