@@ -194,6 +194,9 @@ export interface ServerRun {
   readonly messages: number;
   /** Batches the sink asked to retry (`kansoku_server_retries_total`). */
   readonly retries: number;
+  /** Deliveries to the sink (InfluxDB requests of up to 5,000 points) and the consumed batches they joined. */
+  readonly sinkDeliveries: number;
+  readonly consumedBatches: number;
 }
 
 export interface ServerRunInput {
@@ -254,6 +257,8 @@ export async function runServerOnce(input: ServerRunInput): Promise<ServerRun> {
             cpuMs: ((ticks - first.ticks) * 1000) / ticksPerSecond,
             messages: load.messages,
             retries: counters?.get('kansoku_server_retries_total') ?? 0,
+            sinkDeliveries: counters?.get('kansoku_server_sink_deliveries_total') ?? 0,
+            consumedBatches: counters?.get('kansoku_server_sink_delivered_batches_total') ?? 0,
           };
         }
         if (written > last.written) last = { ms: nowMs, written };

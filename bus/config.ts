@@ -32,7 +32,7 @@ export const KafkaSectionSchema = section(
     max_wait_time_ms: Type.Integer({ minimum: 1, default: 500 }),
     partitions_consumed_concurrently: Type.Integer({
       minimum: 1,
-      default: 4,
+      default: 16,
       description: "batches of different partitions in a consumer's hands at once, so that decoding one overlaps the store's write of another; each partition stays in order",
     }),
     wire: Type.Union([Type.Literal('batched'), Type.Literal('monasca')], {

@@ -10,11 +10,12 @@ import type { WireFormat } from '../bus/wire.js';
 import type { ServerSection } from './config.js';
 import type { Authenticator } from './api/auth.js';
 import { buildApiServer, listen } from './api/server.js';
+import { CoalescingSink } from './ingest/coalescingSink.js';
 import { ingestHandler } from './ingest/ingestHandler.js';
 import { InfluxdbV1Sink } from './influxdb/influxdbV1Sink.js';
 import { InfluxdbV1Store } from './influxdb/influxdbV1Store.js';
 import { InfluxdbV2Sink } from './influxdb/influxdbV2Sink.js';
-import type { InfluxdbConfig } from './influxdb/config.js';
+import { INFLUXDB_DEFAULTS, type InfluxdbConfig } from './influxdb/config.js';
 import { openDatabase } from './sqlite/database.js';
 import { SqliteSink } from './sqlite/sqliteSink.js';
 import { SqliteStore } from './sqlite/sqliteStore.js';
@@ -76,7 +77,14 @@ function buildStorage(config: Readonly<ServerSection>): { sink: Sink<MetricEnvel
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { config, bus, counters } = deps;
   const log = deps.logger.child({ component: 'server' });
-  const { sink, store } = buildStorage(config);
+  const storage = buildStorage(config);
+  const { store } = storage;
+  // Batches of the partitions consumed at once are joined into writes of up to a full InfluxDB request.
+  const sink = new CoalescingSink(storage.sink, INFLUXDB_DEFAULTS.batchSize, (items, batches) => {
+    counters.add('kansoku_server_sink_deliveries_total', { sink: storage.sink.name });
+    counters.add('kansoku_server_sink_delivered_batches_total', { sink: storage.sink.name }, batches);
+    counters.add('kansoku_server_sink_delivered_items_total', { sink: storage.sink.name }, items);
+  });
   const producer = bus.producer();
   const consumer = bus.consumer(config.group_id);
   const health = async (): Promise<Record<string, Health>> => ({ bus: consumer.health(), [sink.name]: await sink.health() });

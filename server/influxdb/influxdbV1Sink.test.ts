@@ -33,6 +33,16 @@ describe('InfluxdbV1Sink', () => {
     expect(request?.body).toBe('cpu,_region=r,_tenant_id=t value=1,value_meta="{}" 1700000000000');
   });
 
+  it('sends a request of many points in pieces (chunked) that arrive as one body, a line per point', async () => {
+    const items = Array.from({ length: 1234 }, (_, i) => ({ ...item, metric: { ...item.metric, timestamp: item.metric.timestamp + i, value: i } }));
+    expect(await new InfluxdbV1Sink(config).deliver(items)).toEqual({ kind: 'delivered' });
+    expect(server.requests).toHaveLength(1);
+    expect(server.requests[0]?.headers['transfer-encoding']).toBe('chunked');
+    const lines = server.requests[0]?.body.split('\n') ?? [];
+    expect(lines).toHaveLength(1234);
+    expect(lines[1233]).toBe('cpu,_region=r,_tenant_id=t value=1233,value_meta="{}" 1700000001233');
+  });
+
   const cases = [
     { name: '429 with Retry-After', answer: { status: 429, headers: { 'retry-after': '2' } }, expected: { kind: 'retryable', delayMs: 2_000 } },
     { name: '503 without Retry-After', answer: { status: 503, body: '{"error":"engine: cache maximum memory size exceeded"}' }, expected: { kind: 'retryable', delayMs: 50, reason: expect.stringMatching(/cache maximum memory/) as unknown } },

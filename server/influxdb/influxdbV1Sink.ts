@@ -42,7 +42,7 @@ export class InfluxdbV1Sink implements Sink<MetricEnvelope> {
   }
 
   private async write(request: SentBatch): Promise<DeliveryOutcome<MetricEnvelope>> {
-    const answer = await this.http.write(this.database, request.lines.join('\n'));
+    const answer = await this.http.write(this.database, request.lines);
     if (answer.kind === 'unreachable') return unreachable(answer.error, this.retryDelayMs);
     const { response } = answer;
     if (response.status === 404 && /database not found/i.test(errorText(response))) {
@@ -78,6 +78,7 @@ export class InfluxdbV1Sink implements Sink<MetricEnvelope> {
   /** Aborts requests in flight; their deliveries come back retryable. */
   close(): Promise<void> {
     this.closing.abort();
+    this.http.close();
     return Promise.resolve();
   }
 }
