@@ -58,14 +58,15 @@ function influxdbConfig(config: Readonly<ServerSection>): InfluxdbConfig {
 }
 
 /** The configured metric sink and the store the API reads from: always the same service. */
-function buildStorage(config: Readonly<ServerSection>): { sink: Sink<MetricEnvelope>; store: MetricStore } {
+function buildStorage(config: Readonly<ServerSection>): { sink: Sink<MetricEnvelope>; store: MetricStore; close(): void } {
   if (config.store === 'sqlite') {
     const db = openDatabase(config.sqlite.path);
-    return { sink: new SqliteSink(db), store: new SqliteStore(db) };
+    // The sink and the store share the database; it is closed once both are done with it.
+    return { sink: new SqliteSink(db), store: new SqliteStore(db), close: () => db.close() };
   }
   const influx = influxdbConfig(config);
   // InfluxDB 2.x and 3.x answer InfluxQL on their v1-compatible /query, so one store reads all versions.
-  return { sink: influx.version === 1 ? new InfluxdbV1Sink(influx) : new InfluxdbV2Sink(influx), store: new InfluxdbV1Store(influx) };
+  return { sink: influx.version === 1 ? new InfluxdbV1Sink(influx) : new InfluxdbV2Sink(influx), store: new InfluxdbV1Store(influx), close: () => undefined };
 }
 
 /**
@@ -140,6 +141,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
             { name: 'api', run: async () => { await api?.close(); } },
             { name: 'consumer', run: () => consumer.stop() },
             { name: 'sink', run: () => sink.close() },
+            { name: 'database', run: () => Promise.resolve(storage.close()) },
             { name: 'producer', run: () => producer.close() },
           ],
           deadlineMs,
