@@ -39,12 +39,11 @@ import { defaultTenantMapping, tenantOf } from '../core/tenant.js';
 import type { InfluxdbConfig } from '../server/influxdb/config.js';
 import { InfluxdbV1Sink } from '../server/influxdb/influxdbV1Sink.js';
 import { encodeBatch } from '../server/influxdb/lineProtocol.js';
-import { parseQueryResponse } from '../server/influxdb/v1Http.js';
 import { dimensionsKey, openDatabase, type SqliteDatabase } from '../server/sqlite/database.js';
 import { POINTS_PER_STATEMENT, SqliteSink } from '../server/sqlite/sqliteSink.js';
 import { startInfluxd } from '../test/influxdb/influxd.js';
 import { benchResult, medianMs, type BenchResult } from './harness.js';
-import { measureServerProcess } from './serverProcess.js';
+import { influxQuery, measureServerProcess } from './serverProcess.js';
 
 const PAGE_FILE = new URL('../test/fixtures/prometheus/nri-k8s__k8s-1.25.13-containerd1.6__kubelet_metrics_cadvisor.prom', import.meta.url);
 const NODES = 50;
@@ -118,17 +117,6 @@ function requireDelivered(outcome: Awaited<ReturnType<InfluxdbV1Sink['deliver']>
 
 // --- InfluxDB 1.x -------------------------------------------------------------------------
 
-async function influxQuery(url: string, statement: string, database?: string): Promise<ReturnType<typeof parseQueryResponse>> {
-  const form = new URLSearchParams({ q: statement, epoch: 'ms' });
-  if (database !== undefined) form.set('db', database);
-  const response = await fetch(`${url}/query`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
-  const body = await response.text();
-  if (response.status !== 200) throw new Error(`influxd /query ${JSON.stringify(statement)} answered ${response.status}: ${body.slice(0, 300)}`);
-  const parsed = parseQueryResponse(body);
-  const problem = parsed.ok ? parsed.results[0]?.error : parsed.error;
-  if (problem !== undefined) throw new Error(`influxd /query ${JSON.stringify(statement)}: ${problem}`);
-  return parsed;
-}
 
 async function createDatabase(url: string, database: string): Promise<void> {
   await influxQuery(url, `CREATE DATABASE "${database}"`);

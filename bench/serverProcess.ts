@@ -61,7 +61,8 @@ const GOAL = '>= 0.8x ceiling';
 
 // --- InfluxDB -----------------------------------------------------------------------------
 
-async function influxQuery(url: string, statement: string, database?: string): Promise<ReturnType<typeof parseQueryResponse>> {
+/** One InfluxQL statement straight to influxd; throws on any error, as a bench must. */
+export async function influxQuery(url: string, statement: string, database?: string): Promise<ReturnType<typeof parseQueryResponse>> {
   const form = new URLSearchParams({ q: statement, epoch: 'ms' });
   if (database !== undefined) form.set('db', database);
   const response = await fetch(`${url}/query`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
