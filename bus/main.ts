@@ -50,7 +50,7 @@ export function buildBus(config: Readonly<BusSection>, logger: Logger, counters:
     wire: { mode: k.wire, maxMessageBytes: k.max_message_bytes },
     bus: {
       producer: () =>
-        new KafkaProducer(kafka, { compression: k.compression, ackTimeoutMs: k.ack_timeout_ms, idempotent: k.idempotent, retryDelayMs: k.retry_delay_ms }),
+        new KafkaProducer(kafka, { compression: k.compression, ackTimeoutMs: k.ack_timeout_ms, idempotent: k.idempotent, retryDelayMs: k.retry_delay_ms, maxRequestBytes: k.max_message_bytes }),
       consumer: (groupId) =>
         new KafkaConsumer({
           kafka,

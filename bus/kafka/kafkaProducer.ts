@@ -23,6 +23,27 @@ export interface KafkaProducerOptions {
    * librdkafka's mock cluster ("Broker 0 not found"), so it cannot be tested here.
    */
   readonly idempotent: boolean;
+  /** The broker's message.max.bytes, which applies to a whole record batch: what one request carries at most. */
+  readonly maxRequestBytes: number;
+}
+
+/** Consecutive runs of messages whose values add up to at most `maxBytes` (a larger message goes alone). */
+export function requestsOf(messages: readonly BusMessage[], maxBytes: number): BusMessage[][] {
+  const requests: BusMessage[][] = [];
+  let current: BusMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = Buffer.byteLength(message.value);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
 }
 
 
@@ -31,6 +52,7 @@ export class KafkaProducer implements BusProducer {
   private readonly compression: CompressionTypes;
   private readonly ackTimeoutMs: number;
   private readonly retryDelayMs: number;
+  private readonly maxRequestBytes: number;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -49,6 +71,7 @@ export class KafkaProducer implements BusProducer {
     this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     this.ackTimeoutMs = options.ackTimeoutMs;
     this.retryDelayMs = options.retryDelayMs;
+    this.maxRequestBytes = options.maxRequestBytes;
   }
 
   async publish(topic: Topic, messages: readonly BusMessage[]): Promise<DeliveryOutcome<BusMessage>> {
@@ -56,13 +79,19 @@ export class KafkaProducer implements BusProducer {
     if (messages.length === 0) return delivered;
     try {
       await this.connect();
-      await this.producer.send({
-        topic,
-        messages: messages.map(({ key, value, headers }) => (headers ? { key, value, headers: { ...headers } } : { key, value })),
-        acks: -1,
-        timeout: this.ackTimeoutMs,
-        compression: this.compression,
-      });
+      // kafkajs puts every message of one partition in one record batch, and the broker
+      // refuses a batch over message.max.bytes: so no request carries more than that. If a
+      // later request fails, the caller publishes all again (at-least-once; duplicates are
+      // harmless, writes are idempotent).
+      for (const part of requestsOf(messages, this.maxRequestBytes)) {
+        await this.producer.send({
+          topic,
+          messages: part.map(({ key, value, headers }) => (headers ? { key, value, headers: { ...headers } } : { key, value })),
+          acks: -1,
+          timeout: this.ackTimeoutMs,
+          compression: this.compression,
+        });
+      }
       return delivered;
     } catch (error) {
       const verdict = classifyKafkaError(error);

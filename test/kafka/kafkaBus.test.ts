@@ -36,7 +36,7 @@ afterEach(async () => {
 });
 
 function producer(): KafkaProducer {
-  const p = new KafkaProducer(kafka, { compression: 'gzip', ackTimeoutMs: 30_000, idempotent: false, retryDelayMs: 50 });
+  const p = new KafkaProducer(kafka, { compression: 'gzip', ackTimeoutMs: 30_000, idempotent: false, retryDelayMs: 50, maxRequestBytes: 1_000_000 });
   cleanups.push(() => p.close());
   return p;
 }

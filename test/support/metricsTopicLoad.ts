@@ -105,7 +105,7 @@ export interface LoadProducer {
  */
 export async function openLoadProducer(brokers: readonly string[]): Promise<LoadProducer> {
   const kafka = createKafka({ brokers, clientId: 'kansoku-bench' });
-  const producer = new KafkaProducer(kafka, { compression: 'none', ackTimeoutMs: 30_000, idempotent: false, retryDelayMs: 1_000 });
+  const producer = new KafkaProducer(kafka, { compression: 'none', ackTimeoutMs: 30_000, idempotent: false, retryDelayMs: 1_000, maxRequestBytes: 1_000_000 });
   const warmUp = await producer.publish(TOPICS.deadLetter, [{ key: 'bench', value: '{"warm-up":true}' }]);
   if (warmUp.kind !== 'delivered') {
     await producer.close();
