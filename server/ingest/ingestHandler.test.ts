@@ -121,4 +121,15 @@ describe('ingestHandler', () => {
     expect(sink.items.map((e) => e.metric.value)).toEqual([5]);
     expect(deadLetters(dlq)).toEqual([{ topic: 'metrics', partition: 1, offset: '41', reason: expect.stringMatching(/not JSON/) as string, payload: value }]);
   });
+
+  it('counts a batch that came again after a retry once, when it is done with', async () => {
+    const counters = new Counters();
+    const handle = ingestHandler({ codec: metricCodec, sink: new RecordingSink<MetricEnvelope>([retryable('busy', 0)]), deadLetter: new RecordingProducer(), counters, backoff: fastBackoff });
+    expect((await handle(batch([1, 2, 'x']))).kind).toBe('retry');
+    expect(counters.total('kansoku_server_records_total')).toBe(0);
+    expect(await handle(batch([1, 2, 'x']))).toEqual({ kind: 'commit' });
+    expect(counters.total('kansoku_server_messages_total')).toBe(3);
+    expect(counters.total('kansoku_server_records_total')).toBe(2);
+    expect(counters.total('kansoku_server_decode_errors_total')).toBe(1);
+  });
 });

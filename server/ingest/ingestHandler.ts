@@ -68,9 +68,7 @@ export function ingestHandler<T>(deps: IngestDeps<T>): (batch: ConsumedBatch) =>
         dead.push({ topic: batch.topic, partition: batch.partition, offset: message.offset, index, reason, payload: invalidPayload(message.value, index) });
       }
     }
-    counters.add('kansoku_server_messages_total', topicLabels, batch.messages.length);
-    counters.add('kansoku_server_records_total', topicLabels, good.length);
-    if (dead.length > 0) counters.add('kansoku_server_decode_errors_total', topicLabels, dead.length);
+    const undecodable = dead.length;
 
     if (good.length > 0) {
       const outcome = await sink.deliver(good);
@@ -96,6 +94,10 @@ export function ingestHandler<T>(deps: IngestDeps<T>): (batch: ConsumedBatch) =>
       if (published.kind === 'rejected') counters.add('kansoku_server_dead_letter_failures_total', topicLabels, dead.length);
       else counters.add('kansoku_server_dead_lettered_total', topicLabels, dead.length);
     }
+    // Counted once the batch is done with, so that a batch that comes again is not counted twice.
+    counters.add('kansoku_server_messages_total', topicLabels, batch.messages.length);
+    counters.add('kansoku_server_records_total', topicLabels, good.length);
+    if (undecodable > 0) counters.add('kansoku_server_decode_errors_total', topicLabels, undecodable);
     attempt = 0;
     return { kind: 'commit' };
   };
