@@ -44,6 +44,24 @@ describe('kansoku CLI', () => {
     expect(bad.stderr()).toMatch(/server\.api\.port/);
   });
 
+  it('agent --once --output stdout takes a page of 200,000 series (it used to die with RangeError: Maximum call stack size exceeded)', async () => {
+    const lines = ['# TYPE container_memory_usage_bytes gauge'];
+    for (let i = 0; i < 200_000; i++) {
+      lines.push(`container_memory_usage_bytes{container="app",id="/kubepods/burstable/pod${i}/c",image="registry/app:1",name="c${i}",namespace="ns-${i % 50}",pod="pod-${i}"} ${1000 + i} 1700000000000`);
+    }
+    const big = await serveKubeletPage(`${lines.join('\n')}\n`);
+    try {
+      const p = runKansoku(['agent', '--once', '--output', 'stdout', '--kubelet-url', big.url, '--hostname', 'node-big'], {});
+      expect(await p.exited(), p.stderr()).toBe(0);
+      const printed = p.stdout().trim().split('\n');
+      expect(printed).toHaveLength(200_000);
+      const last = metricCodec.decode(printed[199_999] ?? '');
+      expect(last.ok && last.value.metric.value).toBe(200_999);
+    } finally {
+      await big.close();
+    }
+  }, 120_000);
+
   it('agent --once --output stdout prints one Monasca envelope per line, tenants from namespaces', async () => {
     const p = runKansoku(['agent', '--once', '--output', 'stdout', '--kubelet-url', kubelet.url, '--hostname', 'node-1'], { KANSOKU_REGION: 'RegionOne' });
     expect(await p.exited(), p.stderr()).toBe(0);
