@@ -259,3 +259,18 @@ describe('parseExposition: properties', () => {
     );
   });
 });
+
+describe('ExpositionParser with a filter of wanted families', () => {
+  it('reads the wanted families as a full parse does, and passes over the others (and their errors) unread', () => {
+    const page = fixture(KUBELET_PAGES[2] ?? '');
+    const wanted = (name: string): boolean => name === 'container_memory_usage_bytes' || name === 'container_cpu_usage_seconds_total';
+    const parser = new ExpositionParser(wanted);
+    parser.push(`${page}garbage{ line of an unwanted family\n`);
+    const filtered = parser.finish();
+    const full = parseExposition(page);
+    expect(filtered.samples.length).toBeGreaterThan(0);
+    expect(filtered.samples).toEqual(full.samples.filter((s) => wanted(s.name)));
+    expect(filtered.skipped).toBe(full.samples.length - filtered.samples.length + 1);
+    expect(filtered.errors).toEqual([]);
+  });
+});

@@ -81,6 +81,11 @@ const ROWS_BY_SERIES: ReadonlyMap<string, readonly CadvisorMapping[]> = (() => {
   return bySeries;
 })();
 
+/** Whether a page family is one this mapping reads (others need not be parsed at all). */
+export function mapsSeries(name: string): boolean {
+  return ROWS_BY_SERIES.has(name);
+}
+
 export type CadvisorDropReason = 'not_finite' | 'invalid';
 
 export interface CadvisorMapContext {

@@ -135,7 +135,8 @@ describe('KubeletSource: a page with bad parts', () => {
   });
 
   it('reports at most 20 error strings, and how many more there were', async () => {
-    const page = 'bad line\n'.repeat(25);
+    // Lines of a family the agent maps: those of other families are passed over unread.
+    const page = 'container_memory_usage_bytes{pod=broken} 1\n'.repeat(25) + 'bad line of a family nobody maps\n';
     const { source: kubelet, counters } = source(await serve(servePage(page)));
     const { errors } = await kubelet.collect();
     expect(errors).toHaveLength(21);

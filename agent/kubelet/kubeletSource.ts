@@ -10,7 +10,7 @@ import type { CollectResult, Source } from '../../core/pipeline.js';
 import { tenantOf, type TenantMapping } from '../../core/tenant.js';
 import { ExpositionParser } from '../exposition/parseExposition.js';
 import { SAMPLE_DROP_REASONS, SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters, type SampleDropReason } from '../sourceCounters.js';
-import { mapCadvisorSamples } from './cadvisorMetrics.js';
+import { mapCadvisorSamples, mapsSeries } from './cadvisorMetrics.js';
 import { keepAliveAgent, streamMetricsPage } from './fetchMetricsPage.js';
 
 export interface KubeletSourceOptions {
@@ -58,7 +58,7 @@ export class KubeletSource implements Source<MetricEnvelope> {
     const { options } = this;
     const scrapeTimeMs = options.now();
     // Parsed as it arrives; a scrape that fails half-way throws its half-parsed page away.
-    const parser = new ExpositionParser();
+    const parser = new ExpositionParser(mapsSeries);
     const page = await this.fetch(parser, signal);
     if (!page.ok) {
       options.counters.add(KUBELET_COUNTERS.scrapeErrors);
