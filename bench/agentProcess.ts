@@ -23,6 +23,7 @@ import { buildKansoku, startBuiltKansoku, type BuiltKansoku } from '../test/supp
 import { freePort } from '../test/support/kansokuProcess.js';
 import { serveKubeletPage } from '../test/support/kubeletStandIn.js';
 import { clockTicksPerSecond, cpuTicks, rssBytes } from '../test/support/procStat.js';
+import { counterValue } from '../test/support/selfMetrics.js';
 import { PROMETHEUS, PROMETHEUS_JOB, PROMETHEUS_PACKAGE, prometheusInstalled, startPrometheus, type RunningPrometheus } from '../test/support/prometheusProcess.js';
 import { benchResult, type BenchResult } from './harness.js';
 
@@ -239,13 +240,7 @@ async function checkPrometheusDidTheWork(prometheus: RunningPrometheus, samplesP
 async function readCounter(url: string, name: string): Promise<number> {
   const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
   if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
-  let sum = 0;
-  for (const line of (await response.text()).split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest.startsWith(' ') || rest.startsWith('{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
+  return counterValue(await response.text(), name);
 }
 
 async function until(what: string, done: () => Promise<boolean>, output: () => string): Promise<void> {

@@ -79,17 +79,18 @@ export class Publisher<T> {
       }
       this.attempt = 0;
       this.queue.remove(batch.length);
-      const refused = framed.tooLarge.length + (outcome.kind === 'rejected' ? batch.length - framed.tooLarge.length : 0);
-      if (framed.tooLarge.length > 0) counters.add(`${counterPrefix}_dropped_total`, { topic, reason: 'too_large' }, framed.tooLarge.length);
+      const tooLarge = framed.tooLarge.length;
+      const sent = batch.length - tooLarge;
+      if (tooLarge > 0) counters.add(`${counterPrefix}_dropped_total`, { topic, reason: 'too_large' }, tooLarge);
       if (outcome.kind === 'rejected') {
-        counters.add(`${counterPrefix}_dropped_total`, { topic, reason: 'rejected' }, refused - framed.tooLarge.length);
+        counters.add(`${counterPrefix}_dropped_total`, { topic, reason: 'rejected' }, sent);
+        rejectedCount += batch.length;
       } else {
-        const sent = batch.length - framed.tooLarge.length;
         counters.add(`${counterPrefix}_published_total`, { topic }, sent);
         deliveredCount += sent;
+        rejectedCount += tooLarge;
         if (this.options.onDelivered) for (const records of framed.carried) this.options.onDelivered(records);
       }
-      rejectedCount += refused;
     }
     return { delivered: deliveredCount, rejected: rejectedCount, remaining: this.queue.length };
   }

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { Counters } from '../core/counters.js';
 import type { Bus } from '../core/pipeline.js';
-import { shutdownInOrder } from '../core/shutdown.js';
+import { requireClean, shutdownInOrder } from '../core/shutdown.js';
 import { TOPICS, type Topic } from '../core/envelope.js';
 import type { PublishSettings } from '../agent/main.js';
 import type { AlertingDeps } from '../alerting/main.js';
@@ -22,8 +22,8 @@ type Command = keyof typeof HELP;
 
 interface Stoppable {
   readonly name: string;
-  /** Within `deadlineMs` (epoch ms); whatever it reports is logged. */
-  stop(deadlineMs: number): Promise<unknown>;
+  /** Within `deadlineMs` (epoch ms); rejects when it did not stop cleanly. */
+  stop(deadlineMs: number): Promise<void>;
 }
 
 function fail(message: string, code = 2): never {
@@ -196,7 +196,7 @@ async function main(argv: string[]): Promise<void> {
     const configured = buildBus(config.bus, logger, counters);
     const bus = await requireTopics(configured, [TOPICS.metrics, TOPICS.deadLetter]);
     const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator, now });
-    waitForSignal(logger, config, [{ name: 'server', stop: (deadlineMs) => server.stop(deadlineMs) }]);
+    waitForSignal(logger, config, [{ name: 'server', stop: async (deadlineMs) => requireClean(await server.stop(deadlineMs)) }]);
     return;
   }
 
@@ -257,7 +257,7 @@ async function main(argv: string[]): Promise<void> {
   );
   waitForSignal(logger, config, [
     { name: 'alerting', stop: () => alerting.stop() },
-    { name: 'server', stop: (deadlineMs) => server.stop(deadlineMs) },
+    { name: 'server', stop: async (deadlineMs) => requireClean(await server.stop(deadlineMs)) },
     { name: 'agent', stop: () => agent.stop() },
   ]);
 }

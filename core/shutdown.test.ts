@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shutdownInOrder } from './shutdown.js';
+import { requireClean, shutdownInOrder } from './shutdown.js';
 
 describe('shutdownInOrder', () => {
   it('runs every step in order and reports each', async () => {
@@ -43,5 +43,16 @@ describe('shutdownInOrder', () => {
     expect(outcomes.map((o) => [o.name, o.outcome])).toEqual([['hangs', 'timed_out'], ['database', 'done']]);
     expect(ran).toEqual(['database']);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('requireClean passes clean steps and names the ones that were not', () => {
+    expect(() => requireClean([{ name: 'sink', outcome: 'done', ms: 1 }])).not.toThrow();
+    expect(() =>
+      requireClean([
+        { name: 'consumer', outcome: 'failed', ms: 1, error: 'broker gone' },
+        { name: 'sink', outcome: 'done', ms: 1 },
+        { name: 'producer', outcome: 'timed_out', ms: 1 },
+      ]),
+    ).toThrow('consumer failed: broker gone; producer timed out');
   });
 });

@@ -43,3 +43,9 @@ export async function shutdownInOrder(steps: readonly ShutdownStep[], deadlineMs
   }
   return outcomes;
 }
+
+/** Throws, naming them, when some steps did not finish cleanly: a part made of steps is then itself a failed step. */
+export function requireClean(outcomes: readonly StepOutcome[]): void {
+  const unclean = outcomes.filter((o) => o.outcome !== 'done');
+  if (unclean.length > 0) throw new Error(unclean.map((o) => (o.outcome === 'failed' ? `${o.name} failed: ${o.error}` : `${o.name} timed out`)).join('; '));
+}

@@ -72,8 +72,7 @@ function buildStorage(config: Readonly<ServerSection>): { sink: Sink<MetricEnvel
 /**
  * The server: a consumer group that moves metrics from the bus into the store, committing
  * offsets only after the store has them, and the tenant API in front of the same store.
- * Shutdown runs in reverse: stop the API's intake, stop consuming (the batch in hand
- * finishes and commits), then close the sink and the producer.
+ * Shutdown runs in reverse, within one deadline (see `stop`).
  */
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { config, bus, counters } = deps;
@@ -133,7 +132,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   return {
     apiUrl,
     // Reverse of the data flow: stop the API's intake, stop consuming (the batch in hand
-    // finishes and commits), then close the sink (the SQLite database with it) and the producer.
+    // finishes and commits), close the sink, then the database it shares with the store,
+    // then the producer.
     stop: (deadlineMs) =>
       (stopped ??= (async () => {
         const outcomes = await shutdownInOrder(

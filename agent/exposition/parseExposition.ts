@@ -112,6 +112,10 @@ export class ExpositionParser {
   /** Sample lines of unwanted families, passed over. */
   private skipped = 0;
 
+  /** The end of the previous piece after its last line break: the start of the next line. */
+  private carry = '';
+  private lineNumber = 0;
+
   /**
    * `wanted`, when given, says which metric names to read. The kubelet's cAdvisor page
    * has 2,985 samples of which the agent maps 1,187: the other lines are passed over after
@@ -119,9 +123,6 @@ export class ExpositionParser {
    * reported).
    */
   constructor(private readonly wanted?: (metricName: string) => boolean) {}
-  /** The end of the previous piece after its last line break: the start of the next line. */
-  private carry = '';
-  private lineNumber = 0;
 
   /** Parses every complete line of `text` (with what the previous piece left over). */
   push(text: string): void {

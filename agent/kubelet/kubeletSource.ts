@@ -11,7 +11,7 @@ import { tenantOf, type TenantMapping } from '../../core/tenant.js';
 import { ExpositionParser } from '../exposition/parseExposition.js';
 import { SAMPLE_DROP_REASONS, SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters, type SampleDropReason } from '../sourceCounters.js';
 import { mapCadvisorSamples, mapsSeries } from './cadvisorMetrics.js';
-import { keepAliveAgent, streamMetricsPage } from './fetchMetricsPage.js';
+import { keepAliveAgent, streamMetricsPage } from './streamMetricsPage.js';
 
 export interface KubeletSourceOptions {
   /** e.g. https://NODE:10250/metrics/cadvisor */

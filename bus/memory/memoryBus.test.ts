@@ -29,6 +29,20 @@ describe('MemoryBus', () => {
     await Promise.all(consumers.map((c) => c.stop()));
   });
 
+  it("carries each message's key and headers, as Kafka does", async () => {
+    const bus = new MemoryBus({ capacity: 100, maxBatch: 10 });
+    const got: { key: string | null; headers: unknown }[] = [];
+    const consumer = bus.consumer('g');
+    await consumer.run([TOPICS.metrics], (batch) => {
+      for (const m of batch.messages) got.push({ key: m.key, headers: m.headers });
+      return Promise.resolve({ kind: 'commit' });
+    });
+    await bus.producer().publish(TOPICS.metrics, [{ key: 't/n1', value: '[]', headers: { 'kansoku-wire': 'batch-v1' } }, { key: 't/n2', value: '{}' }]);
+    await until(() => got.length === 2);
+    expect(got).toEqual([{ key: 't/n1', headers: { 'kansoku-wire': 'batch-v1' } }, { key: 't/n2', headers: undefined }]);
+    await consumer.stop();
+  });
+
   it('redelivers a batch the handler asked to retry, losing nothing', async () => {
     const bus = new MemoryBus({ capacity: 100, maxBatch: 10 });
     const deliveries: string[][] = [];

@@ -28,6 +28,7 @@ interface StoredMessage {
   readonly offset: number;
   readonly key: string;
   readonly value: Buffer;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 class TopicLog {
@@ -77,7 +78,10 @@ class TopicLog {
   }
 
   append(messages: readonly BusMessage[]): void {
-    const stored = messages.map((m, i) => ({ offset: this.nextOffset + i, key: m.key, value: Buffer.from(m.value) }));
+    const stored = messages.map((m, i): StoredMessage => {
+      const message = { offset: this.nextOffset + i, key: m.key, value: Buffer.from(m.value) };
+      return m.headers ? { ...message, headers: m.headers } : message;
+    });
     this.nextOffset += this.messages.pushAll(stored);
     // What drop-oldest lost was unread by some group (or by any, when none has joined): those groups move past it.
     const first = this.firstOffset;
@@ -156,7 +160,7 @@ export class MemoryBus implements Bus {
           const verdict = await Promise.resolve().then(() => handle({
             topic,
             partition: 0,
-            messages: slice.map((m) => ({ offset: String(m.offset), key: m.key, value: m.value })),
+            messages: slice.map((m) => ({ offset: String(m.offset), key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
           })).catch((error: unknown): BatchVerdict => {
             this.options.onHandlerError?.(error);
             return { kind: 'retry', delayMs: 1000 };

@@ -4,6 +4,7 @@ import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockClust
 import { startInfluxd } from '../influxdb/influxd.js';
 import { serveKubeletPage } from '../support/kubeletStandIn.js';
 import { eventually, freePort, runKansoku, type KansokuProcess } from '../support/kansokuProcess.js';
+import { counterValue } from '../support/selfMetrics.js';
 
 /**
  * The walking skeleton end to end, on real components: a recorded kubelet page served over
@@ -64,7 +65,7 @@ describe.each(['batched', 'monasca'] as const)('kubelet page → agent (%s wire)
     const messages = await eventually(
       async () => {
         const text = await (await fetch(`${api}/metrics`)).text();
-        return { messages: Number(/kansoku_server_messages_total\{topic="metrics"\} (\d+)/.exec(text)?.[1] ?? 0), records: Number(/kansoku_server_records_total\{topic="metrics"\} (\d+)/.exec(text)?.[1] ?? 0) };
+        return { messages: counterValue(text, 'kansoku_server_messages_total'), records: counterValue(text, 'kansoku_server_records_total') };
       },
       (c) => c.records >= published,
       30_000,

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { counterValue } from '../support/selfMetrics.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KUBELET_PAGE, PIPELINE_TOPICS, kafkaEnv, serverEnv, type ApiSeries } from '../support/pipelineFixtures.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
@@ -43,14 +44,6 @@ const GROUP_FORMED_DEADLINE_MS = 30_000;
 /** Times both servers start over when the mock coordinator stopped a consumer while the group formed (see formGroup). */
 const MAX_GROUP_RESTARTS = 5;
 const WRITTEN = 'kansoku_server_written_total';
-
-/** A counter's value in self-metrics, summed over its label sets; 0 when absent. */
-function counter(selfMetrics: string, name: string): number {
-  return selfMetrics
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
 
 const sum = (values: Iterable<number>): number => [...values].reduce((a, b) => a + b, 0);
 
@@ -198,7 +191,7 @@ describe('scale-out: two servers in one consumer group, one killed mid-stream', 
   });
 
   async function written(server: Server): Promise<number> {
-    return counter(await (await fetch(`${server.api}/metrics`)).text(), WRITTEN);
+    return counterValue(await (await fetch(`${server.api}/metrics`)).text(), WRITTEN);
   }
 
   /**

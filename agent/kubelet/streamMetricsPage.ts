@@ -34,13 +34,6 @@ export function keepAliveAgent(url: string): http.Agent {
   return url.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
 }
 
-/** The whole page as one string: for callers that want it (tests, `--once` tools); the agent streams instead. */
-export async function fetchMetricsPage(request: PageRequest, signal?: AbortSignal): Promise<Checked<string>> {
-  const pieces: string[] = [];
-  const done = await streamMetricsPage(request, (text) => pieces.push(text), signal);
-  return done.ok ? ok(pieces.join('')) : done;
-}
-
 /**
  * GETs the page and hands it to `consume` as text, piece by piece as it arrives (UTF-8
  * decoded across piece boundaries), so that the page never exists as one large buffer or
