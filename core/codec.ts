@@ -73,6 +73,12 @@ function logProblem(log: unknown): string | undefined {
   if (!isObject(log)) return 'must be an object';
   if (typeof log['message'] !== 'string') return 'message must be a string';
   if (log['timestamp'] !== undefined && !isFiniteNumber(log['timestamp'])) return 'timestamp must be a number';
+  for (const field of ['level', 'origin', 'parse_error']) {
+    if (log[field] !== undefined && typeof log[field] !== 'string') return `${field} must be a string`;
+  }
+  for (const field of ['truncated', 'split']) {
+    if (log[field] !== undefined && typeof log[field] !== 'boolean') return `${field} must be a boolean`;
+  }
   return stringMapProblem('dimension', log['dimensions'], false);
 }
 

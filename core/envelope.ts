@@ -26,12 +26,32 @@ export interface MetricEnvelope {
   readonly creation_time: number;
 }
 
-/** A log line as monasca-log-api puts it on the bus. */
+/**
+ * A log line as monasca-log-api puts it on the bus (`message`, `dimensions`, `timestamp`),
+ * with optional fields of Kansoku's own that Monasca's consumers pass over.
+ *
+ * The agent's records carry, as dimensions: `hostname`, `namespace`, `pod_name`,
+ * `container_name`, `container_id` and `stream` (stdout | stderr).
+ */
 export interface LogRecord {
   readonly message: string;
   readonly dimensions: Readonly<Record<string, string>>;
   /** Milliseconds since the Unix epoch at which the line was written, when known. */
   readonly timestamp?: number;
+  /** Lower-case severity where the line says it: fatal, error, warn, info, debug, trace. */
+  readonly level?: string;
+  /**
+   * Where the record was read, unique per record: the agent's `<host>|<file identity>|<offset>`,
+   * or the API's `api|<request id>|<index>`. Sinks derive the document id from it (see
+   * `logRecordId`), so a redelivered record is stored once.
+   */
+  readonly origin?: string;
+  /** The message was cut at the size limit (one record holds at most that much). */
+  readonly truncated?: boolean;
+  /** One of several records a line too long for one record was split into. */
+  readonly split?: boolean;
+  /** The raw line did not parse as CRI or Docker json-file; `message` is the raw text. */
+  readonly parse_error?: string;
 }
 
 /** Topic `logs`: Monasca's log envelope. */

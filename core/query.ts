@@ -62,3 +62,68 @@ export function matchesDimensions(dimensions: Readonly<Record<string, string>>, 
   }
   return true;
 }
+
+/**
+ * A tenant's log search (`GET /v2.0/logs`, a Kansoku extension). The embedded store,
+ * Elasticsearch and OpenSearch answer it alike, so the same data gives the same page:
+ *
+ * - `q`: the words of the query (split on anything that is not a letter or a digit,
+ *   case-insensitive) must all occur in the message as words; a `"quoted phrase"` must
+ *   occur as those words in that order. Nothing in `q` is query syntax of any store.
+ * - `dimensions`: Monasca's filter, exact values.
+ * - `levels`: any of these levels, when given.
+ * - Newest first; records of the same millisecond by id, descending.
+ */
+export interface LogQuery {
+  readonly tenantId: string;
+  readonly q?: string;
+  readonly dimensions: DimensionFilter;
+  readonly levels?: readonly string[];
+  /** Inclusive. */
+  readonly startMs?: number;
+  /** Exclusive. */
+  readonly endMs?: number;
+  readonly limit: number;
+  /** Records to skip (the paging offset). */
+  readonly offset?: number;
+}
+
+export interface LogEntry {
+  /** `logRecordId` of the record. */
+  readonly id: string;
+  readonly timestampMs: number;
+  readonly message: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  readonly level?: string;
+  readonly truncated?: boolean;
+  readonly split?: boolean;
+  readonly parseError?: string;
+}
+
+export interface LogStore {
+  searchLogs(query: LogQuery): Promise<readonly LogEntry[]>;
+}
+
+/** The words and phrases of a log query `q`, as every store reads them (see `LogQuery`). */
+export interface LogTerms {
+  readonly words: readonly string[];
+  readonly phrases: readonly (readonly string[])[];
+}
+
+const WORD = /[\p{L}\p{N}]+/gu;
+
+function wordsOf(text: string): string[] {
+  return (text.toLowerCase().match(WORD) ?? []).slice(0, 32);
+}
+
+export function logTerms(q: string | undefined): LogTerms {
+  if (q === undefined) return { words: [], phrases: [] };
+  const phrases: string[][] = [];
+  const rest = q.replace(/"([^"]*)"/g, (_match, phrase: string) => {
+    const words = wordsOf(phrase);
+    if (words.length > 1) phrases.push(words);
+    else if (words.length === 1) return ` ${words[0]} `;
+    return ' ';
+  });
+  return { words: wordsOf(rest), phrases: phrases.slice(0, 8) };
+}
