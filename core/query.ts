@@ -69,7 +69,10 @@ export function matchesDimensions(dimensions: Readonly<Record<string, string>>, 
  *
  * - `q`: the words of the query (split on anything that is not a letter or a digit,
  *   case-insensitive) must all occur in the message as words; a `"quoted phrase"` must
- *   occur as those words in that order. Nothing in `q` is query syntax of any store.
+ *   occur as those words in that order; a word written `-word` must not occur. Nothing
+ *   else in `q` is query syntax: `OR`, `*`, `field:value` are words like any other.
+ *   Stores index messages with the same word split (Elasticsearch and OpenSearch with a
+ *   pattern tokenizer, SQLite with FTS5's unicode61).
  * - `dimensions`: Monasca's filter, exact values.
  * - `levels`: any of these levels, when given.
  * - Newest first; records of the same millisecond by id, descending.
@@ -108,22 +111,32 @@ export interface LogStore {
 export interface LogTerms {
   readonly words: readonly string[];
   readonly phrases: readonly (readonly string[])[];
+  /** Words that must not occur. */
+  readonly excluded: readonly string[];
 }
 
 const WORD = /[\p{L}\p{N}]+/gu;
+/** Bounds on what one query may ask, so that a hostile `q` costs the store little. */
+const MAX_WORDS = 32;
+const MAX_PHRASES = 8;
 
 function wordsOf(text: string): string[] {
-  return (text.toLowerCase().match(WORD) ?? []).slice(0, 32);
+  return (text.toLowerCase().match(WORD) ?? []).slice(0, MAX_WORDS);
 }
 
 export function logTerms(q: string | undefined): LogTerms {
-  if (q === undefined) return { words: [], phrases: [] };
+  if (q === undefined) return { words: [], phrases: [], excluded: [] };
   const phrases: string[][] = [];
-  const rest = q.replace(/"([^"]*)"/g, (_match, phrase: string) => {
-    const words = wordsOf(phrase);
-    if (words.length > 1) phrases.push(words);
-    else if (words.length === 1) return ` ${words[0]} `;
-    return ' ';
-  });
-  return { words: wordsOf(rest), phrases: phrases.slice(0, 8) };
+  const excluded: string[] = [];
+  const rest = q
+    .replace(/"([^"]*)"/g, (_match, phrase: string) => {
+      const words = wordsOf(phrase);
+      if (words.length > 1) phrases.push(words);
+      return words.length === 1 ? ` ${words[0]} ` : ' ';
+    })
+    .replace(/(^|\s)-([\p{L}\p{N}]+)/gu, (_match, space: string, word: string) => {
+      excluded.push(word.toLowerCase());
+      return space;
+    });
+  return { words: wordsOf(rest), phrases: phrases.slice(0, MAX_PHRASES), excluded: excluded.slice(0, MAX_WORDS) };
 }
