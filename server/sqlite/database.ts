@@ -9,6 +9,12 @@ import Database from 'libsql';
  *
  * A series is a metric (tenant, name, exact dimension set); its points are keyed by
  * (series, timestamp), so a redelivered message overwrites itself, as in InfluxDB.
+ *
+ * A log is a row of `logs` keyed by its `record_id` (`logRecordId`), so a redelivered
+ * record is stored once. Its words are in `logs_fts` (FTS5, contentless: the text is in
+ * `logs.message`, the index holds only the words, which the sink splits as `logTerms`
+ * splits a query; see logFts.ts) and its dimensions in `log_dimensions`, one row per
+ * dimension, both under the log's rowid.
  */
 export type SqliteDatabase = InstanceType<typeof Database>;
 
@@ -31,19 +37,39 @@ CREATE TABLE IF NOT EXISTS points (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS logs (
   id INTEGER PRIMARY KEY,
+  record_id TEXT NOT NULL UNIQUE,
   tenant_id TEXT NOT NULL,
   region TEXT NOT NULL,
   timestamp_ms INTEGER NOT NULL,
+  level TEXT,
   message TEXT NOT NULL,
-  dimensions TEXT NOT NULL
+  dimensions TEXT NOT NULL,
+  marks TEXT
 );
-CREATE INDEX IF NOT EXISTS logs_by_tenant_time ON logs (tenant_id, timestamp_ms);
+CREATE INDEX IF NOT EXISTS logs_by_tenant_time ON logs (tenant_id, timestamp_ms, record_id);
+CREATE TABLE IF NOT EXISTS log_dimensions (
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  log_id INTEGER NOT NULL,
+  PRIMARY KEY (key, value, log_id)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5 (words, content = '', contentless_delete = 1, tokenize = "unicode61 remove_diacritics 0");
 `;
+
+/**
+ * Files written before logs were stored hold a `logs` table of another shape that nothing
+ * ever wrote to; it makes way for the one above.
+ */
+function dropUnusedLogsTable(db: SqliteDatabase): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('logs')").all() as { name: string }[];
+  if (columns.length > 0 && !columns.some((c) => c.name === 'record_id')) db.exec('DROP INDEX IF EXISTS logs_by_tenant_time; DROP TABLE logs;');
+}
 
 export function openDatabase(path: string): SqliteDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
+  dropUnusedLogsTable(db);
   db.exec(SCHEMA);
   return db;
 }
