@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { metricCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
@@ -7,6 +10,7 @@ import type { BusProducer } from '../core/pipeline.js';
 import { RecordingProducer } from '../core/pipeline.testkit.js';
 import { metricKey } from './partitionKey.js';
 import { Publisher, type PublisherOptions } from './publisher.js';
+import { DiskSpill } from './spill/diskSpill.js';
 import { unframe, type WireFormat } from './wire.js';
 
 const env = (tenantId: string, value: number, hostname = 'node-1'): MetricEnvelope => ({
@@ -122,5 +126,48 @@ describe('Publisher', () => {
     expect(publisher.queued).toBe(200_000);
     expect((await publisher.flush(Date.now() + 60_000)).delivered).toBe(200_000);
     expect(producer.messages().reduce((n, m) => n + (JSON.parse(m.value) as unknown[]).length, 0)).toBe(200_000);
+  });
+});
+
+describe('Publisher with a disk spill', () => {
+  const spillFor = (dir: string, dropped: number[]) =>
+    new DiskSpill<MetricEnvelope>({
+      dir,
+      maxBytes: 1_000_000,
+      segmentBytes: 100_000,
+      segmentRecords: 5,
+      serialize: (e) => JSON.stringify(e),
+      deserialize: (line) => JSON.parse(line) as MetricEnvelope,
+      onDrop: (count) => dropped.push(count),
+    });
+
+  it('spills past the queue instead of dropping, and publishes everything in order once the bus is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'publisher-spill-'));
+    let busUp = false;
+    const producer = new RecordingProducer(() => (busUp ? { kind: 'delivered' } : retryable('broker away', 1)));
+    const counters = new Counters();
+    const publisher = publisherFor(producer, counters, { maxQueued: 10, batchSize: 4, spill: spillFor(dir, []) });
+    publisher.enqueue(Array.from({ length: 8 }, (_, i) => env('a', i)));
+    expect(await publisher.flush(Date.now() + 20)).toMatchObject({ delivered: 0, remaining: 8 });
+    publisher.enqueue(Array.from({ length: 30 }, (_, i) => env('a', 8 + i)));
+    expect(publisher.room).toBe(0);
+    expect(publisher.queued).toBe(38);
+    expect(readdirSync(dir).length).toBeGreaterThan(0);
+    busUp = true;
+    expect(await publisher.flush(Date.now() + 5000)).toEqual({ delivered: 38, rejected: 0, remaining: 0 });
+    expect(taken(producer).map((t) => t.value)).toEqual(Array.from({ length: 38 }, (_, i) => i));
+    expect(counters.total('kansoku_agent_dropped_total')).toBe(0);
+    // Every segment was deleted once its records were on the bus.
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('keeps order: while records wait on disk, new ones queue behind them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'publisher-spill-'));
+    const producer = new RecordingProducer();
+    const publisher = publisherFor(producer, new Counters(), { maxQueued: 5, batchSize: 5, spill: spillFor(dir, []) });
+    publisher.enqueue(Array.from({ length: 12 }, (_, i) => env('a', i)));
+    publisher.enqueue([env('a', 12)]);
+    await publisher.flush(Date.now() + 5000);
+    expect(taken(producer).map((t) => t.value)).toEqual(Array.from({ length: 13 }, (_, i) => i));
   });
 });

@@ -3,6 +3,7 @@ import { BoundedQueue } from '../core/boundedQueue.js';
 import type { Codec } from '../core/codec.js';
 import type { Counters } from '../core/counters.js';
 import type { BusProducer } from '../core/pipeline.js';
+import type { DiskSpill, LoadedSegment } from './spill/diskSpill.js';
 import { frame, type WireFormat } from './wire.js';
 
 /**
@@ -26,6 +27,17 @@ export interface PublisherOptions<T> {
   readonly batchSize: number;
   readonly backoff?: BackoffPolicy;
   readonly onDelivered?: (records: readonly T[]) => void;
+  /**
+   * Where records go when the queue is full, instead of dropping the oldest: the queue
+   * is refilled from it, oldest first, as the bus takes what it holds.
+   */
+  readonly spill?: DiskSpill<T>;
+}
+
+/** A run of queued records, in queue order; those loaded from one spill segment release it once all are gone. */
+interface Span {
+  count: number;
+  readonly segment?: LoadedSegment<unknown>;
 }
 
 export interface FlushReport {
@@ -45,16 +57,74 @@ export class Publisher<T> {
     this.queue = new BoundedQueue<T>({
       capacity: options.maxQueued,
       whenFull: 'drop-oldest',
-      onDrop: (count) => options.counters.add(`${options.counterPrefix}_dropped_total`, labels, count),
+      onDrop: (count) => {
+        options.counters.add(`${options.counterPrefix}_dropped_total`, labels, count);
+        this.leftQueue(count);
+      },
     });
   }
 
+  /** Records held: in memory and in the spill. */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + (this.options.spill?.depth ?? 0);
+  }
+
+  /** How many more records the in-memory queue takes before it spills or drops. */
+  get room(): number {
+    return this.queue.capacity - this.queue.length;
   }
 
   enqueue(records: readonly T[]): void {
-    this.queue.pushAll(records);
+    const spill = this.options.spill;
+    if (spill === undefined) {
+      this.queue.pushAll(records);
+      return;
+    }
+    // Order is kept: nothing goes to memory while older records wait on disk.
+    const fit = spill.depth > 0 ? 0 : Math.min(records.length, this.room);
+    if (fit > 0) {
+      this.queue.pushAll(fit === records.length ? records : records.slice(0, fit));
+      this.track(fit);
+    }
+    if (fit < records.length) spill.append(fit === 0 ? records : records.slice(fit));
+  }
+
+  /** Loads spilled segments, oldest first, while the queue has room for a whole one. */
+  private refill(): void {
+    const spill = this.options.spill;
+    if (spill === undefined) return;
+    for (let next = spill.oldestRecords(); next !== undefined && (next <= this.room || this.queue.length === 0); next = spill.oldestRecords()) {
+      const segment = spill.loadOldest();
+      if (segment === undefined) return;
+      this.queue.pushAll(segment.records);
+      this.track(segment.records.length, segment);
+    }
+  }
+
+  private readonly spans: Span[] = [];
+
+  private track(count: number, segment?: LoadedSegment<unknown>): void {
+    if (this.options.spill === undefined) return;
+    const last = this.spans[this.spans.length - 1];
+    if (segment === undefined && last !== undefined && last.segment === undefined) last.count += count;
+    else this.spans.push(segment === undefined ? { count } : { count, segment });
+    // A segment that read back empty (all of it torn) has nothing to wait for.
+    if (count === 0 && segment) this.leftQueue(0);
+  }
+
+  /** `count` records left the front of the queue: spill segments all of whose records are gone are deleted. */
+  private leftQueue(count: number): void {
+    let left = count;
+    while (this.spans.length > 0) {
+      const span = this.spans[0] as Span;
+      const taken = Math.min(left, span.count);
+      span.count -= taken;
+      left -= taken;
+      if (span.count > 0) return;
+      this.spans.shift();
+      span.segment?.release();
+      if (left === 0 && (this.spans[0]?.count ?? 1) > 0) return;
+    }
   }
 
   /**
@@ -67,6 +137,7 @@ export class Publisher<T> {
     const topic = codec.topic;
     let deliveredCount = 0;
     let rejectedCount = 0;
+    this.refill();
     while (this.queue.length > 0 && !signal?.aborted && Date.now() < deadlineMs) {
       const batch = this.queue.peek(batchSize);
       const framed = frame(batch, codec, this.options.keyOf, this.options.wire);
@@ -79,6 +150,8 @@ export class Publisher<T> {
       }
       this.attempt = 0;
       this.queue.remove(batch.length);
+      this.leftQueue(batch.length);
+      this.refill();
       const tooLarge = framed.tooLarge.length;
       const sent = batch.length - tooLarge;
       if (tooLarge > 0) counters.add(`${counterPrefix}_dropped_total`, { topic, reason: 'too_large' }, tooLarge);
@@ -92,6 +165,6 @@ export class Publisher<T> {
         if (this.options.onDelivered) for (const records of framed.carried) this.options.onDelivered(records);
       }
     }
-    return { delivered: deliveredCount, rejected: rejectedCount, remaining: this.queue.length };
+    return { delivered: deliveredCount, rejected: rejectedCount, remaining: this.queued };
   }
 }

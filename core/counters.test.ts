@@ -21,4 +21,12 @@ describe('Counters', () => {
     counters.add('kansoku_test_total', { a: 'x"y', b: '1' });
     expect(counters.render()).toBe('# HELP kansoku_test_total Things tested.\n# TYPE kansoku_test_total counter\nkansoku_test_total{b="1",a="x\\"y"} 2\n');
   });
+
+  it('renders a gauge as a gauge, holding the last value set', () => {
+    const counters = new Counters();
+    counters.set('kansoku_test_depth', { source: 'logs' }, 5);
+    counters.set('kansoku_test_depth', { source: 'logs' }, 2);
+    expect(counters.get('kansoku_test_depth', { source: 'logs' })).toBe(2);
+    expect(counters.render()).toBe('# TYPE kansoku_test_depth gauge\nkansoku_test_depth{source="logs"} 2\n');
+  });
 });

@@ -8,6 +8,8 @@ import { seriesKey } from './seriesKey.js';
 export class Counters {
   private readonly values = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
   private readonly help = new Map<string, string>();
+  /** Names set with `set` rather than `add`: rendered as gauges. */
+  private readonly gauges = new Set<string>();
 
   describe(name: string, help: string): void {
     this.help.set(name, help);
@@ -18,6 +20,15 @@ export class Counters {
     const entry = this.values.get(key);
     if (entry) entry.value += amount;
     else this.values.set(key, { name, labels, value: amount });
+  }
+
+  /** A gauge: a value that goes up and down (files watched, bytes behind, spill depth). */
+  set(name: string, labels: Record<string, string>, value: number): void {
+    this.gauges.add(name);
+    const key = seriesKey(name, labels);
+    const entry = this.values.get(key);
+    if (entry) entry.value = value;
+    else this.values.set(key, { name, labels, value });
   }
 
   get(name: string, labels: Record<string, string> = {}): number {
@@ -45,7 +56,7 @@ export class Counters {
     for (const [name, lines] of [...byName.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const help = this.help.get(name);
       if (help) out += `# HELP ${name} ${help}\n`;
-      out += `# TYPE ${name} counter\n${lines.join('\n')}\n`;
+      out += `# TYPE ${name} ${this.gauges.has(name) ? 'gauge' : 'counter'}\n${lines.join('\n')}\n`;
     }
     return out;
   }
