@@ -38,6 +38,33 @@ export const AgentSectionSchema = section(
       },
       'the local cgroup hierarchy (v2, hybrid or v1), each cgroup a container',
     ),
+    logs: section(
+      {
+        enabled: Type.Boolean({ default: false }),
+        include: Type.String({ minLength: 1, default: '/var/log/containers/*.log', description: "files to follow: the kubelet's symlinks; * and ? in any path segment" }),
+        checkpoint_path: Type.String({ minLength: 1, default: './data/log-checkpoints.json', description: 'where file offsets are kept (moved only past what the bus took)' }),
+        start_at: Type.Union([Type.Literal('end'), Type.Literal('beginning')], { default: 'end', description: 'where files found at the very first start are read from; later files are read from their start' }),
+        format: Type.Union([Type.Literal('auto'), Type.Literal('cri'), Type.Literal('docker')], { default: 'auto', description: 'CRI (containerd, CRI-O) or Docker json-file; auto decides per line' }),
+        multiline: Type.Boolean({ default: true, description: 'join stack traces (Java, Python, Go, Node.js, Ruby, .NET) into one record' }),
+        multiline_flush_ms: Type.Integer({ minimum: 1, default: 1_000, description: 'a stack trace still open this long is sent as it is' }),
+        max_message_bytes: Type.Integer({ minimum: 1024, default: 256 * 1024, description: 'a longer message is split into records marked split' }),
+        max_line_bytes: Type.Integer({ minimum: 1024, default: 1024 * 1024, description: 'the tailer reads longer lines in pieces' }),
+        poll_interval_ms: Type.Integer({ minimum: 10, default: 250 }),
+        read_budget_bytes: Type.Integer({ minimum: 4096, default: 4 * 1024 * 1024, description: 'bytes read from the files per turn at most' }),
+        default_tenant: Type.String({ minLength: 1, default: 'local', description: "the tenant of files whose names are not the kubelet's (no namespace in them)" }),
+        max_queued: Type.Integer({ minimum: 1, default: 50_000, description: 'records held in memory while the bus is away; then reading stops (or spills)' }),
+        batch_size: Type.Integer({ minimum: 1, default: 5_000 }),
+      },
+      'container logs: tailed, parsed and published on the topic logs',
+    ),
+    spill: section(
+      {
+        enabled: Type.Boolean({ default: false, description: 'hold what the bus cannot take on disk, past the memory queue' }),
+        dir: Type.String({ minLength: 1, default: './data/spill', description: 'one subdirectory per topic' }),
+        max_bytes: Type.Integer({ minimum: 1024 * 1024, default: 256 * 1024 * 1024, description: 'per topic; the oldest go first when full, counted' }),
+      },
+      'the disk spill shared by metrics and logs',
+    ),
     publisher: section(
       {
         max_queued: Type.Integer({ minimum: 1, default: 100_000, description: 'envelopes held while the bus is away; the oldest go first when full, counted' }),

@@ -1,4 +1,5 @@
 import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Counters } from '../core/counters.js';
 import { metricCodec } from '../core/codec.js';
@@ -8,11 +9,17 @@ import { sleep } from '../core/backoff.js';
 import type { TenantMapping } from '../core/tenant.js';
 import { metricKey } from '../bus/partitionKey.js';
 import { Publisher } from '../bus/publisher.js';
+import { DiskSpill } from '../bus/spill/diskSpill.js';
 import type { WireFormat } from '../bus/wire.js';
 import { CgroupSource } from './cgroup/cgroupSource.js';
 import { collectOnce, type CycleResult } from './collect.js';
 import type { AgentSection } from './config.js';
 import { KubeletSource } from './kubelet/kubeletSource.js';
+import { ContainerLogsSource } from './logs/containerLogsSource.js';
+import { LogFileParser } from './logs/parse/logFileParser.js';
+import { deserializePositionedLog, positionedLogCodec, positionedLogKey, serializePositionedLog, type PositionedLog } from './logs/positionedLog.js';
+import { startLogShipping, type RunningLogShipping } from './logs/shipLogs.js';
+import { FileTailer } from './logs/tail/fileTailer.js';
 
 /** What the sources need besides the agent's own section: shared values the CLI passes on. */
 export interface SourceContext {
@@ -63,10 +70,36 @@ export interface PublishSettings {
   readonly wire: WireFormat;
   readonly maxQueued: number;
   readonly batchSize: number;
+  readonly spill?: SpillSettings;
+}
+
+/** The agent's spill settings, when it has one: each topic spills into a directory of its own. */
+export interface SpillSettings {
+  readonly dir: string;
+  readonly maxBytes: number;
+}
+
+function diskSpill<T>(settings: SpillSettings, topic: string, maxQueued: number, counters: Counters, serialize: (r: T) => string, deserialize: (line: string) => T | undefined): DiskSpill<T> {
+  return new DiskSpill<T>({
+    dir: join(settings.dir, topic),
+    maxBytes: settings.maxBytes,
+    // Segments small enough that the queue takes a whole one while it still holds some.
+    segmentBytes: Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(settings.maxBytes / 16))),
+    segmentRecords: Math.max(1, Math.floor(maxQueued / 4)),
+    serialize,
+    deserialize,
+    onDrop: (count) => counters.add('kansoku_agent_dropped_total', { topic, reason: 'spill_full' }, count),
+    onCorrupt: (count) => counters.add('kansoku_agent_spill_corrupt_total', { topic }, count),
+  });
 }
 
 function metricsPublisher(settings: PublishSettings, counters: Counters, maxQueued = settings.maxQueued): Publisher<MetricEnvelope> {
+  const spill = settings.spill ? diskSpill<MetricEnvelope>(settings.spill, metricCodec.topic, maxQueued, counters, (e) => metricCodec.encode(e), (line) => {
+    const decoded = metricCodec.decode(line);
+    return decoded.ok ? decoded.value : undefined;
+  }) : undefined;
   return new Publisher<MetricEnvelope>({
+    ...(spill ? { spill } : {}),
     producer: settings.producer,
     codec: metricCodec,
     keyOf: metricKey,
@@ -139,5 +172,106 @@ export function startAgent(deps: AgentDeps): RunningAgent {
           log.info({ unsent: publisher.queued }, 'agent stopped');
         }
       })()),
+  };
+}
+
+/** What the container-logs path needs besides the agent's section. */
+export interface LogsContext extends SourceContext {
+  readonly logger: Logger;
+}
+
+function containerLogs(agent: Readonly<AgentSection>, context: LogsContext, mode: 'follow' | 'once', include: string): { source: ContainerLogsSource; tailer: FileTailer } {
+  const l = agent.logs;
+  const tailer = new FileTailer({
+    include,
+    ...(mode === 'follow' ? { checkpointPath: l.checkpoint_path } : {}),
+    startAt: l.start_at,
+    mode,
+    maxLineBytes: l.max_line_bytes,
+    log: context.logger.child({ component: 'log_tailer' }),
+  });
+  const source = new ContainerLogsSource({
+    tailer,
+    newParser: () => new LogFileParser({ format: l.format, multiline: l.multiline, multilineFlushMs: l.multiline_flush_ms, maxMessageBytes: l.max_message_bytes }),
+    hostname: agent.hostname ?? osHostname(),
+    region: context.region,
+    tenants: context.tenants,
+    defaultTenant: l.default_tenant,
+    counters: context.counters,
+    now: context.now,
+  });
+  return { source, tailer };
+}
+
+/**
+ * `kansoku agent --once --output stdout --log-path GLOB`: every matching file from its
+ * start, parsed, printed as log envelopes (JSON lines). Returns how many were printed.
+ */
+export async function printLogsOnce(agent: Readonly<AgentSection>, context: LogsContext, include: string, write: (line: string) => void): Promise<number> {
+  const { source, tailer } = containerLogs(agent, context, 'once', include);
+  await tailer.start();
+  let printed = 0;
+  const print = (records: readonly PositionedLog[]): void => {
+    for (const record of records) write(`${JSON.stringify(record.envelope)}\n`);
+    printed += records.length;
+  };
+  try {
+    for (;;) {
+      const records = await source.read(agent.logs.read_budget_bytes);
+      if (records.length === 0 && tailer.isDone()) break;
+      print(records);
+    }
+    print(source.drain());
+  } finally {
+    await tailer.close();
+  }
+  return printed;
+}
+
+/** Tails the container logs onto the bus until stopped; file checkpoints follow the bus's acknowledgements. */
+export async function startContainerLogs(agent: Readonly<AgentSection>, context: LogsContext, publish: PublishSettings, shutdownFlushMs: number): Promise<RunningLogShipping> {
+  const { source, tailer } = containerLogs(agent, context, 'follow', agent.logs.include);
+  await tailer.start();
+  const { counters } = context;
+  const maxQueued = agent.logs.max_queued;
+  const spill = publish.spill ? diskSpill<PositionedLog>(publish.spill, positionedLogCodec.topic, maxQueued, counters, serializePositionedLog, deserializePositionedLog) : undefined;
+  const publisher = new Publisher<PositionedLog>({
+    producer: publish.producer,
+    codec: positionedLogCodec,
+    keyOf: positionedLogKey,
+    wire: publish.wire,
+    counters,
+    counterPrefix: 'kansoku_agent',
+    maxQueued,
+    batchSize: agent.logs.batch_size,
+    onDelivered: (records) => source.delivered(records),
+    ...(spill ? { spill } : {}),
+  });
+  const labels = { source: 'container_logs' };
+  const shipping = startLogShipping({
+    source,
+    publisher,
+    counters,
+    logger: context.logger,
+    pollIntervalMs: agent.logs.poll_interval_ms,
+    readBudgetBytes: agent.logs.read_budget_bytes,
+    shutdownFlushMs,
+    reportStats: () => {
+      const stats = tailer.stats();
+      counters.set('kansoku_agent_log_files_watched', labels, stats.filesWatched);
+      counters.set('kansoku_agent_log_bytes_behind', labels, stats.bytesBehind);
+      counters.set('kansoku_agent_log_rotations_total', { ...labels, kind: 'rename' }, stats.rotations.rename, 'counter');
+      counters.set('kansoku_agent_log_rotations_total', { ...labels, kind: 'truncate' }, stats.rotations.truncate, 'counter');
+      counters.set('kansoku_agent_log_bytes_read_total', labels, stats.bytesRead, 'counter');
+      counters.set('kansoku_agent_log_checkpoint_write_errors_total', labels, stats.checkpointWriteErrors, 'counter');
+      counters.set('kansoku_agent_spill_records', { topic: positionedLogCodec.topic }, spill?.depth ?? 0);
+    },
+  });
+  return {
+    stop: async () => {
+      await shipping.stop();
+      await tailer.close();
+      await publish.producer.close();
+    },
   };
 }

@@ -108,6 +108,7 @@ async function main(argv: string[]): Promise<void> {
         once: { type: 'boolean' },
         output: { type: 'string' },
         'kubelet-url': { type: 'string' },
+        'log-path': { type: 'string' },
         hostname: { type: 'string' },
         port: { type: 'string' },
       },
@@ -123,6 +124,7 @@ async function main(argv: string[]): Promise<void> {
 
   const overrides: Record<string, unknown> = {};
   if (typeof values['kubelet-url'] === 'string') Object.assign(overrides, { 'agent.kubelet.enabled': true, 'agent.kubelet.url': values['kubelet-url'] });
+  if (typeof values['log-path'] === 'string') Object.assign(overrides, { 'agent.logs.enabled': true, 'agent.logs.include': values['log-path'] });
   if (typeof values['hostname'] === 'string') overrides['agent.hostname'] = values['hostname'];
   if (typeof values['port'] === 'string') overrides['server.api.port'] = Number(values['port']);
   if (cmd === 'all-in-one') {
@@ -150,34 +152,56 @@ async function main(argv: string[]): Promise<void> {
     wire: configured.wire,
     maxQueued: config.agent.publisher.max_queued,
     batchSize: config.agent.publisher.batch_size,
+    ...(config.agent.spill.enabled ? { spill: { dir: config.agent.spill.dir, maxBytes: config.agent.spill.max_bytes } } : {}),
   });
 
   if (cmd === 'agent') {
-    const { buildSources, publishOnce, runOnce, startAgent } = await import('../agent/main.js');
+    const { buildSources, printLogsOnce, publishOnce, runOnce, startAgent, startContainerLogs } = await import('../agent/main.js');
     const sources = buildSources(config.agent, { region: config.region, tenants: config.tenants, counters, now });
-    if (sources.length === 0) fail('no agent source is enabled: set agent.kubelet.enabled or agent.cgroup.enabled, or pass --kubelet-url');
+    const logs = config.agent.logs;
+    if (sources.length === 0 && !logs.enabled) fail('no agent source is enabled: set agent.kubelet.enabled, agent.cgroup.enabled or agent.logs.enabled, or pass --kubelet-url or --log-path');
     const output = values['output'] ?? 'bus';
     if (output !== 'bus' && output !== 'stdout') fail(`--output must be bus or stdout, not "${String(output)}"`);
     if (values['once'] && output === 'stdout') {
-      const result = await runOnce(sources, counters, (line) => process.stdout.write(line));
-      for (const { source, error } of result.errors) process.stderr.write(`kansoku: ${source}: ${error}\n`);
-      process.exitCode = result.records.length === 0 && result.errors.length > 0 ? 1 : 0;
+      let printed = 0;
+      let problems = 0;
+      if (sources.length > 0) {
+        const result = await runOnce(sources, counters, (line) => process.stdout.write(line));
+        for (const { source, error } of result.errors) process.stderr.write(`kansoku: ${source}: ${error}\n`);
+        printed += result.records.length;
+        problems += result.errors.length;
+      }
+      if (logs.enabled) {
+        printed += await printLogsOnce(config.agent, { region: config.region, tenants: config.tenants, counters, now, logger }, logs.include, (line) => process.stdout.write(line));
+        const parseErrors = counters.total('kansoku_agent_log_parse_errors_total');
+        if (parseErrors > 0) process.stderr.write(`kansoku: ${parseErrors} log lines did not parse; they are printed with parse_error\n`);
+      }
+      process.exitCode = printed === 0 && problems > 0 ? 1 : 0;
       return;
     }
     if (output === 'stdout') fail('--output stdout goes with --once');
     if (config.bus.kind === 'memory') fail('the agent alone cannot use the in-process bus (nothing in this process reads it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
     const configured = buildBus(config.bus, logger, counters);
     if (values['once']) {
+      if (sources.length === 0) fail('--once onto the bus publishes metrics: logs are followed by the running agent (for a look at them, add --output stdout)');
       // One cycle onto the bus within one interval, then exit: non-zero when the bus did not take everything.
       const unsent = await publishOnce(sources, publishSettings(configured), counters, config.agent.interval_seconds * 1000);
       process.exitCode = unsent > 0 ? 1 : 0;
       if (unsent > 0) process.stderr.write(`kansoku: the bus did not take ${unsent} measurements in time\n`);
       return;
     }
-    await requireTopics(configured, [TOPICS.metrics]);
+    await requireTopics(configured, [...(sources.length > 0 ? [TOPICS.metrics] : []), ...(logs.enabled ? [TOPICS.logs] : [])]);
     const telemetry = await telemetryOf(config.agent.telemetry, counters, logger);
-    const agent = startAgent({ sources, publish: publishSettings(configured), counters, logger, intervalMs: config.agent.interval_seconds * 1000, shutdownFlushMs: config.agent.publisher.shutdown_flush_ms });
-    waitForSignal(logger, config, [telemetry, { name: 'agent', stop: () => agent.stop() }]);
+    const steps: Stoppable[] = [telemetry];
+    if (logs.enabled) {
+      const shipping = await startContainerLogs(config.agent, { region: config.region, tenants: config.tenants, counters, now, logger }, publishSettings(configured), config.agent.publisher.shutdown_flush_ms);
+      steps.push({ name: 'container logs', stop: () => shipping.stop() });
+    }
+    if (sources.length > 0) {
+      const agent = startAgent({ sources, publish: publishSettings(configured), counters, logger, intervalMs: config.agent.interval_seconds * 1000, shutdownFlushMs: config.agent.publisher.shutdown_flush_ms });
+      steps.push({ name: 'agent', stop: () => agent.stop() });
+    }
+    waitForSignal(logger, config, steps);
     return;
   }
 

@@ -22,9 +22,12 @@ export class Counters {
     else this.values.set(key, { name, labels, value: amount });
   }
 
-  /** A gauge: a value that goes up and down (files watched, bytes behind, spill depth). */
-  set(name: string, labels: Record<string, string>, value: number): void {
-    this.gauges.add(name);
+  /**
+   * A gauge: a value that goes up and down (files watched, bytes behind, spill depth); or,
+   * as `counter`, a total another component keeps (a tailer's rotations seen).
+   */
+  set(name: string, labels: Record<string, string>, value: number, type: 'gauge' | 'counter' = 'gauge'): void {
+    if (type === 'gauge') this.gauges.add(name);
     const key = seriesKey(name, labels);
     const entry = this.values.get(key);
     if (entry) entry.value = value;

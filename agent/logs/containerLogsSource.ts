@@ -1,0 +1,148 @@
+import type { Counters } from '../../core/counters.js';
+import { logEnvelope, type LogRecord } from '../../core/envelope.js';
+import { tenantOf, type TenantMapping } from '../../core/tenant.js';
+import { containerFileInfo } from './containerFile.js';
+import type { ParsedLog, RawLine } from './logLine.js';
+import type { PositionedLog } from './positionedLog.js';
+
+/** What the source needs of the tailer: chunks of new lines per file, and where a file may resume. */
+export interface LogTailer {
+  poll(maxBytes: number): Promise<readonly TailedChunk[]>;
+  commit(fileKey: string, resumeOffset: number): void;
+}
+
+export interface TailedChunk {
+  readonly file: { readonly key: string; readonly path: string };
+  readonly lines: readonly RawLine[];
+  /** The file was rotated away and read to its end: what the parser holds for it is complete. */
+  readonly ended: boolean;
+}
+
+/** What the source needs of a parser, one per file. */
+export interface LogParser {
+  push(lines: readonly RawLine[], nowMs: number): ParsedLog[];
+  flushDue(nowMs: number): ParsedLog[];
+  end(): ParsedLog[];
+}
+
+export interface ContainerLogsSourceOptions {
+  readonly tailer: LogTailer;
+  readonly newParser: () => LogParser;
+  readonly hostname: string;
+  readonly region: string;
+  readonly tenants: TenantMapping;
+  /** The tenant of files whose names say no namespace (not the kubelet's layout). */
+  readonly defaultTenant: string;
+  readonly counters: Counters;
+  readonly now: () => number;
+}
+
+/** Per file: its parser and what every record of it carries. */
+interface FileState {
+  readonly parser: LogParser;
+  readonly tenantId: string | undefined;
+  readonly dimensions: Readonly<Record<string, string>>;
+}
+
+const LABELS = { source: 'container_logs' };
+
+/**
+ * The agent's container logs: new lines of every followed file, parsed (CRI or Docker,
+ * partials and stack traces joined), stamped with the file's pod, container and tenant,
+ * and positioned, so that the file's checkpoint moves only past what the bus took.
+ *
+ * The tenant comes from the namespace in the file's name, through the same mapping as
+ * metrics. Files of a namespace the mapping drops are read and passed over (their
+ * checkpoint moves at once), counted.
+ */
+export class ContainerLogsSource {
+  readonly name = 'container_logs';
+  private readonly files = new Map<string, FileState>();
+
+  constructor(private readonly options: ContainerLogsSourceOptions) {}
+
+  /** Reads up to about `maxBytes` of new lines; returns the records complete so far, multiline timeouts included. */
+  async read(maxBytes: number): Promise<PositionedLog[]> {
+    const { tailer, counters } = this.options;
+    const nowMs = this.options.now();
+    const out: PositionedLog[] = [];
+    for (const chunk of await tailer.poll(maxBytes)) {
+      const state = this.stateOf(chunk.file.key, chunk.file.path);
+      counters.add('kansoku_agent_log_lines_total', LABELS, chunk.lines.length);
+      const parsed = chunk.lines.length > 0 ? state.parser.push(chunk.lines, nowMs) : [];
+      if (chunk.ended) {
+        parsed.push(...state.parser.end());
+        this.files.delete(chunk.file.key);
+      }
+      this.emit(chunk.file.key, state, parsed, nowMs, out);
+    }
+    for (const [key, state] of this.files) this.emit(key, state, state.parser.flushDue(nowMs), nowMs, out);
+    return out;
+  }
+
+  /** Everything the parsers still hold, as records (`--once`, or a file that is gone). */
+  drain(): PositionedLog[] {
+    const nowMs = this.options.now();
+    const out: PositionedLog[] = [];
+    for (const [key, state] of this.files) this.emit(key, state, state.parser.end(), nowMs, out);
+    return out;
+  }
+
+  /** The bus has these records: each file's checkpoint may move past them. */
+  delivered(records: readonly PositionedLog[]): void {
+    // Records of one file are delivered in order, so its last one carries the furthest safe offset.
+    const furthest = new Map<string, number>();
+    for (const record of records) furthest.set(record.fileKey, Math.max(furthest.get(record.fileKey) ?? 0, record.resumeOffset));
+    for (const [key, offset] of furthest) this.options.tailer.commit(key, offset);
+  }
+
+  private stateOf(key: string, path: string): FileState {
+    const known = this.files.get(key);
+    if (known) return known;
+    const { hostname, tenants, defaultTenant } = this.options;
+    const info = containerFileInfo(path);
+    const dimensions: Record<string, string> = { hostname };
+    let tenantId: string | undefined = defaultTenant;
+    if (info) {
+      dimensions['namespace'] = info.namespace;
+      dimensions['pod_name'] = info.podName;
+      dimensions['container_name'] = info.containerName;
+      if (info.containerId !== undefined) dimensions['container_id'] = info.containerId;
+      tenantId = tenantOf(info.namespace, tenants);
+    } else {
+      dimensions['path'] = path;
+    }
+    const state: FileState = { parser: this.options.newParser(), tenantId, dimensions };
+    this.files.set(key, state);
+    return state;
+  }
+
+  private emit(fileKey: string, state: FileState, parsed: readonly ParsedLog[], nowMs: number, out: PositionedLog[]): void {
+    if (parsed.length === 0) return;
+    const { counters, hostname, region } = this.options;
+    if (state.tenantId === undefined) {
+      counters.add('kansoku_agent_log_records_dropped_total', { ...LABELS, reason: 'unmapped_namespace' }, parsed.length);
+      this.options.tailer.commit(fileKey, (parsed[parsed.length - 1] as ParsedLog).resumeOffset);
+      return;
+    }
+    const meta = { tenantId: state.tenantId, region };
+    let parseErrors = 0;
+    for (const p of parsed) {
+      const dimensions = p.stream === undefined ? state.dimensions : { ...state.dimensions, stream: p.stream };
+      const log: LogRecord = {
+        message: p.message,
+        dimensions,
+        timestamp: p.timestampMs ?? nowMs,
+        origin: `${hostname}|${fileKey}|${p.startOffset}${p.piece === undefined ? '' : `.${p.piece}`}`,
+        ...(p.level !== undefined ? { level: p.level } : {}),
+        ...(p.truncated ? { truncated: true } : {}),
+        ...(p.split ? { split: true } : {}),
+        ...(p.parseError !== undefined ? { parse_error: p.parseError } : {}),
+      };
+      if (p.parseError !== undefined) parseErrors++;
+      out.push({ envelope: logEnvelope(log, meta, nowMs), fileKey, resumeOffset: p.resumeOffset });
+    }
+    counters.add('kansoku_agent_log_records_total', LABELS, parsed.length);
+    if (parseErrors > 0) counters.add('kansoku_agent_log_parse_errors_total', LABELS, parseErrors);
+  }
+}
