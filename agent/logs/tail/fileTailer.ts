@@ -646,11 +646,13 @@ export class FileTailer {
     let remaining = maxBytes;
     while (remaining > 0 && order.length > 0) {
       const next: Followed[] = [];
+      // Each file of the round gets an equal share of what is left.
+      const share = Math.min(Math.ceil(remaining / order.length), this.buffer.length);
       for (const f of order) {
         if (remaining <= 0) break;
         if (!f.reader) continue;
         try {
-          const step = await f.reader.step(this.buffer, Math.min(remaining, this.buffer.length), f.lines);
+          const step = await f.reader.step(this.buffer, Math.min(share, remaining), f.lines);
           remaining -= step.emittedBytes;
           if (f.lines.length > 0) this.touched.add(f);
           if (step.atEnd) f.atEnd = true;

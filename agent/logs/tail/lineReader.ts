@@ -19,6 +19,7 @@ export interface ReadStep {
 }
 
 const NEWLINE = 0x0a;
+const MIN_READ_BYTES = 4096;
 
 export class LineReader {
   /** Offset of the next byte to read. */
@@ -49,13 +50,14 @@ export class LineReader {
   }
 
   /**
-   * Reads one buffer's worth and appends the complete lines in it to `out`, stopping after
-   * the line that brings the step's bytes to `budgetBytes` (at least one line is given out
-   * when there is one, so that a small budget still makes progress).
+   * Reads up to one buffer's worth and appends the complete lines in it to `out`, as many
+   * as fit in `budgetBytes` (always one at least, so that a small budget still makes progress).
    */
   async step(buffer: Buffer, budgetBytes: number, out: RawLine[]): Promise<ReadStep> {
     const base = this.nextRead;
-    const length = await readAt(this.fd, buffer, buffer.length, base);
+    // Read little more than the budget: what is read beyond it is read again next time.
+    const wanted = Math.min(buffer.length, Math.max(budgetBytes + MIN_READ_BYTES, MIN_READ_BYTES));
+    const length = await readAt(this.fd, buffer, wanted, base);
     if (length === 0) return { emittedBytes: 0, atEnd: true };
     const view = length === buffer.length ? buffer : buffer.subarray(0, length);
     let start = 0;
@@ -63,14 +65,14 @@ export class LineReader {
     for (;;) {
       const newline = view.indexOf(NEWLINE, start);
       if (newline === -1) break;
-      emitted += this.emitLine(view, start, newline, out);
-      start = newline + 1;
-      if (emitted >= budgetBytes) {
+      if (emitted > 0 && emitted + this.heldBytes + newline + 1 - start > budgetBytes) {
         this.nextRead = base + start;
         return { emittedBytes: emitted, atEnd: false };
       }
+      emitted += this.emitLine(view, start, newline, out);
+      start = newline + 1;
     }
-    const full = length === buffer.length;
+    const full = length === wanted;
     if (start === length) {
       this.nextRead = base + length;
     } else if (this.heldBytes === 0 && (start > 0 || !full)) {
