@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { section } from '../core/config.js';
+import { ElasticsearchLogsSectionSchema, OpensearchLogsSectionSchema } from './search/config.js';
 
 /** InfluxDB 1.x (v1 API) or 2.x/3.x (v2 API); turned into an `InfluxdbConfig` by the server. */
 const InfluxdbSectionSchema = section(
@@ -25,6 +26,19 @@ export const ServerSectionSchema = section(
     store: Type.Union([Type.Literal('sqlite'), Type.Literal('influxdb')], { default: 'sqlite', description: 'where metrics are written and read back from' }),
     sqlite: section({ path: Type.String({ default: './data/kansoku.db' }) }, 'the embedded store'),
     influxdb: InfluxdbSectionSchema,
+    logs: section(
+      {
+        enabled: Type.Boolean({ default: true, description: 'consume the topic logs into the log store' }),
+        group_id: Type.String({ minLength: 1, default: 'kansoku-server-logs', description: "the logs' own consumer group: a slow log store never holds metrics back" }),
+        store: Type.Union([Type.Literal('sqlite'), Type.Literal('elasticsearch'), Type.Literal('opensearch')], {
+          default: 'sqlite',
+          description: 'where logs are written and searched: the embedded store (server.sqlite.path, FTS5), Elasticsearch 8 or OpenSearch 2',
+        }),
+        elasticsearch: ElasticsearchLogsSectionSchema,
+        opensearch: OpensearchLogsSectionSchema,
+      },
+      'logs: bus → log store, and the log search the API serves',
+    ),
     api: section(
       {
         enabled: Type.Boolean({ default: true }),
