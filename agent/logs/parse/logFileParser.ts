@@ -63,6 +63,8 @@ export class LogFileParser {
   private readonly stderrTraces: StackTraceJoiner | undefined;
 
   private nowMs = 0;
+  /** End of the last raw line taken in (emitted or held): nothing before it is still unread. */
+  private consumedOffset = 0;
   private out: ParsedLog[] = [];
 
   constructor(options: LogFileParserOptions) {
@@ -90,14 +92,13 @@ export class LogFileParser {
     for (const line of lines) {
       if (line.more === true) {
         this.addRawPiece(line);
-        continue;
-      }
-      if (this.rawPieces.length > 0) {
+      } else if (this.rawPieces.length > 0) {
         this.addRawPiece(line);
         this.endRawPieces(line.endOffset);
-        continue;
+      } else {
+        this.parseLine(line.text, line.startOffset, line.endOffset, false);
       }
-      this.parseLine(line.text, line.startOffset, line.endOffset, false);
+      this.consumedOffset = line.endOffset;
     }
     this.out = [];
     return out;
@@ -173,12 +174,14 @@ export class LogFileParser {
     this.flushPartials();
     const split = !fitsUtf8(text, this.maxMessageBytes);
     if (!split) {
-      this.emitMarked(text, undefined, undefined, startOffset, endOffset, detectLevel(text, undefined), truncated, reason, -1);
+      this.emitMarked(text, undefined, undefined, startOffset, endOffset, detectLevel(text, undefined), truncated, reason, -1, false);
       return;
     }
     const level = detectLevel(text, undefined);
     const pieces = splitUtf8(text, this.maxMessageBytes);
-    for (let i = 0; i < pieces.length; i++) this.emitMarked(pieces[i] as string, undefined, undefined, startOffset, endOffset, level, truncated, reason, i);
+    for (let i = 0; i < pieces.length; i++) {
+      this.emitMarked(pieces[i] as string, undefined, undefined, startOffset, endOffset, level, truncated, reason, i, i < pieces.length - 1);
+    }
   }
 
   private framed(docker: boolean, line: Framed, startOffset: number, endOffset: number, truncated: boolean): void {
@@ -229,7 +232,7 @@ export class LogFileParser {
     this.tracesOf(stream)?.flush();
     if (partial.level === undefined) partial.level = detectLevel(joined, stream);
     for (const piece of pieces) {
-      this.emitMarked(piece, partial.timestampMs, stream, partial.startOffset, partial.endOffset, partial.level, false, undefined, partial.piecesEmitted++);
+      this.emitMarked(piece, partial.timestampMs, stream, partial.startOffset, partial.endOffset, partial.level, false, undefined, partial.piecesEmitted++, true);
     }
     partial.parts.length = 0;
     partial.parts.push(last);
@@ -272,12 +275,15 @@ export class LogFileParser {
       traces?.flush();
       const pieces = splitUtf8(message, this.maxMessageBytes);
       const pieceLevel = level ?? detectLevel(message, stream);
-      for (let i = 0; i < pieces.length; i++) this.emitMarked(pieces[i] as string, timestampMs, stream, startOffset, endOffset, pieceLevel, truncated, undefined, piecesEmitted + i);
+      // Until its last piece is out, a message must be read again from its start.
+      for (let i = 0; i < pieces.length; i++) {
+        this.emitMarked(pieces[i] as string, timestampMs, stream, startOffset, endOffset, pieceLevel, truncated, undefined, piecesEmitted + i, i < pieces.length - 1);
+      }
       return;
     }
     if (traces === undefined || truncated) {
       traces?.flush();
-      this.emitMarked(message, timestampMs, stream, startOffset, endOffset, detectLevel(message, stream), truncated, undefined, -1);
+      this.emitMarked(message, timestampMs, stream, startOffset, endOffset, detectLevel(message, stream), truncated, undefined, -1, false);
       return;
     }
     traces.push(message, timestampMs, startOffset, endOffset, this.nowMs);
@@ -296,7 +302,17 @@ export class LogFileParser {
   }
 
   private emit(message: string, timestampMs: number | undefined, stream: LogStream, startOffset: number, endOffset: number, level: LogLevel | undefined): void {
-    this.out.push({ message, timestampMs, stream, level, startOffset, resumeOffset: Math.min(endOffset, this.heldStartOffset()) });
+    this.out.push({ message, timestampMs, stream, level, startOffset, resumeOffset: this.resumeOffset(startOffset, endOffset, false) });
+  }
+
+  /**
+   * Where reading may start again after `record`: past everything read (or at least past the
+   * record), but never past anything held. A piece with more of its message to come keeps it at
+   * the message's start, so that a restart reads the message again.
+   */
+  private resumeOffset(startOffset: number, endOffset: number, moreToCome: boolean): number {
+    const readUpTo = moreToCome ? startOffset : Math.max(endOffset, this.consumedOffset);
+    return Math.min(readUpTo, this.heldStartOffset());
   }
 
   /** One record with the marks a plain one does not carry; `piece` -1 when not split. */
@@ -310,8 +326,9 @@ export class LogFileParser {
     truncated: boolean,
     parseError: string | undefined,
     piece: number,
+    moreToCome: boolean,
   ): void {
-    const record: { -readonly [K in keyof ParsedLog]: ParsedLog[K] } = { message, timestampMs, stream, level, startOffset, resumeOffset: Math.min(endOffset, this.heldStartOffset()) };
+    const record: { -readonly [K in keyof ParsedLog]: ParsedLog[K] } = { message, timestampMs, stream, level, startOffset, resumeOffset: this.resumeOffset(startOffset, endOffset, moreToCome) };
     if (truncated) record.truncated = true;
     if (piece >= 0) {
       record.split = true;
