@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { metricCodec } from '../core/codec.js';
+import { logCodec, metricCodec } from '../core/codec.js';
 import type { Counters } from '../core/counters.js';
-import { TOPICS, type MetricEnvelope } from '../core/envelope.js';
-import type { Bus, Health, Sink } from '../core/pipeline.js';
-import type { MetricStore } from '../core/query.js';
+import { TOPICS, type LogEnvelope, type MetricEnvelope } from '../core/envelope.js';
+import type { Bus, BusConsumer, Health, Sink } from '../core/pipeline.js';
+import type { LogStore, MetricStore } from '../core/query.js';
 import { shutdownInOrder, type StepOutcome } from '../core/shutdown.js';
 import type { WireFormat } from '../bus/wire.js';
 import type { ServerSection } from './config.js';
@@ -16,7 +16,15 @@ import { InfluxdbV1Sink } from './influxdb/influxdbV1Sink.js';
 import { InfluxdbV1Store } from './influxdb/influxdbV1Store.js';
 import { InfluxdbV2Sink } from './influxdb/influxdbV2Sink.js';
 import { INFLUXDB_DEFAULTS, type InfluxdbConfig } from './influxdb/config.js';
-import { openDatabase } from './sqlite/database.js';
+import { ElasticsearchLogStore } from './search/elasticsearchLogStore.js';
+import { ElasticsearchSink } from './search/elasticsearchSink.js';
+import type { LogSearchSink } from './search/logSearchSink.js';
+import { OpensearchLogStore } from './search/opensearchLogStore.js';
+import { OpensearchSink } from './search/opensearchSink.js';
+import { openDatabase, type SqliteDatabase } from './sqlite/database.js';
+import { SqliteLogSink } from './sqlite/sqliteLogSink.js';
+import { SqliteLogStore } from './sqlite/sqliteLogStore.js';
+import { SetupFirstSink } from './ingest/setupFirstSink.js';
 import { SqliteSink } from './sqlite/sqliteSink.js';
 import { SqliteStore } from './sqlite/sqliteStore.js';
 
@@ -57,16 +65,42 @@ function influxdbConfig(config: Readonly<ServerSection>): InfluxdbConfig {
   };
 }
 
+/** The embedded database, opened once when the metrics or the logs use it, closed once. */
+function sharedDatabase(path: string): { readonly get: () => SqliteDatabase; readonly close: () => void } {
+  let db: SqliteDatabase | undefined;
+  return {
+    get: () => (db ??= openDatabase(path)),
+    close: () => db?.close(),
+  };
+}
+
 /** The configured metric sink and the store the API reads from: always the same service. */
-function buildStorage(config: Readonly<ServerSection>): { sink: Sink<MetricEnvelope>; store: MetricStore; close(): void } {
+function buildStorage(config: Readonly<ServerSection>, sqlite: () => SqliteDatabase): { sink: Sink<MetricEnvelope>; store: MetricStore } {
   if (config.store === 'sqlite') {
-    const db = openDatabase(config.sqlite.path);
-    // The sink and the store share the database; it is closed once both are done with it.
-    return { sink: new SqliteSink(db), store: new SqliteStore(db), close: () => db.close() };
+    const db = sqlite();
+    return { sink: new SqliteSink(db), store: new SqliteStore(db) };
   }
   const influx = influxdbConfig(config);
   // InfluxDB 2.x and 3.x answer InfluxQL on their v1-compatible /query, so one store reads all versions.
-  return { sink: influx.version === 1 ? new InfluxdbV1Sink(influx) : new InfluxdbV2Sink(influx), store: new InfluxdbV1Store(influx), close: () => undefined };
+  return { sink: influx.version === 1 ? new InfluxdbV1Sink(influx) : new InfluxdbV2Sink(influx), store: new InfluxdbV1Store(influx) };
+}
+
+/**
+ * The configured log sink and the store the API searches: the embedded database (FTS5),
+ * Elasticsearch or OpenSearch. A search engine's template and lifecycle policy are
+ * installed before its first delivery (see `SetupFirstSink`).
+ */
+function buildLogStorage(config: Readonly<ServerSection>, sqlite: () => SqliteDatabase, deps: ServerDeps): { sink: Sink<LogEnvelope>; store: LogStore } {
+  const logs = config.logs;
+  const sinkDeps = { counters: deps.counters, logger: deps.logger.child({ component: 'log_sink' }) };
+  const search = (sink: LogSearchSink, store: LogStore): { sink: Sink<LogEnvelope>; store: LogStore } => ({
+    sink: new SetupFirstSink(sink, () => sink.setup(), logs[sink.name].retry_delay_ms, sinkDeps.logger),
+    store,
+  });
+  if (logs.store === 'elasticsearch') return search(new ElasticsearchSink(logs.elasticsearch, sinkDeps), new ElasticsearchLogStore(logs.elasticsearch));
+  if (logs.store === 'opensearch') return search(new OpensearchSink(logs.opensearch, sinkDeps), new OpensearchLogStore(logs.opensearch));
+  const db = sqlite();
+  return { sink: new SqliteLogSink(db), store: new SqliteLogStore(db) };
 }
 
 /**
@@ -77,8 +111,10 @@ function buildStorage(config: Readonly<ServerSection>): { sink: Sink<MetricEnvel
 export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   const { config, bus, counters } = deps;
   const log = deps.logger.child({ component: 'server' });
-  const storage = buildStorage(config);
+  const database = sharedDatabase(config.sqlite.path);
+  const storage = buildStorage(config, database.get);
   const { store } = storage;
+  const logStorage = config.logs.enabled ? buildLogStorage(config, database.get, deps) : undefined;
   // Batches of the partitions consumed at once are joined into writes of up to a full InfluxDB request.
   const sink = new CoalescingSink(storage.sink, INFLUXDB_DEFAULTS.batchSize, (items, batches) => {
     counters.add('kansoku_server_sink_deliveries_total', { sink: storage.sink.name });
@@ -87,7 +123,12 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
   });
   const producer = bus.producer();
   const consumer = bus.consumer(config.group_id);
-  const health = async (): Promise<Record<string, Health>> => ({ bus: consumer.health(), [sink.name]: await sink.health() });
+  const health = async (): Promise<Record<string, Health>> => ({
+    bus: consumer.health(),
+    [sink.name]: await sink.health(),
+    ...(logConsumer ? { logs_bus: logConsumer.health() } : {}),
+    ...(logStorage ? { [`logs_${logStorage.sink.name}`]: await logStorage.sink.health() } : {}),
+  });
   await consumer.run(
     [TOPICS.metrics],
     ingestHandler({
@@ -99,6 +140,24 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
     }),
   );
   log.info({ store: config.store, groupId: config.group_id }, 'server consuming metrics');
+
+  // Logs in a consumer group of their own: a slow or absent log store never holds metrics back.
+  let logConsumer: BusConsumer | undefined;
+  if (logStorage) {
+    logConsumer = bus.consumer(config.logs.group_id);
+    const logSink = logStorage.sink;
+    await logConsumer.run(
+      [TOPICS.logs],
+      ingestHandler({
+        codec: logCodec,
+        sink: logSink,
+        deadLetter: producer,
+        counters,
+        onRetry: (reason, delayMs) => log.warn({ sink: logSink.name, reason, delayMs }, 'log sink asked to retry the batch'),
+      }),
+    );
+    log.info({ store: config.logs.store, groupId: config.logs.group_id }, 'server consuming logs');
+  }
 
   let api: FastifyInstance | undefined;
   let apiUrl: string | undefined;
@@ -140,8 +199,10 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
           [
             { name: 'api', run: async () => { await api?.close(); } },
             { name: 'consumer', run: () => consumer.stop() },
+            { name: 'log consumer', run: async () => { await logConsumer?.stop(); } },
             { name: 'sink', run: () => sink.close() },
-            { name: 'database', run: () => Promise.resolve(storage.close()) },
+            { name: 'log sink', run: async () => { await logStorage?.sink.close(); } },
+            { name: 'database', run: () => Promise.resolve(database.close()) },
             { name: 'producer', run: () => producer.close() },
           ],
           deadlineMs,
