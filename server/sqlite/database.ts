@@ -11,10 +11,11 @@ import Database from 'libsql';
  * (series, timestamp), so a redelivered message overwrites itself, as in InfluxDB.
  *
  * A log is a row of `logs` keyed by its `record_id` (`logRecordId`), so a redelivered
- * record is stored once. Its words are in `logs_fts` (FTS5, contentless: the text is in
- * `logs.message`, the index holds only the words, which the sink splits as `logTerms`
- * splits a query; see logFts.ts) and its dimensions in `log_dimensions`, one row per
- * dimension, both under the log's rowid.
+ * record is stored once. Its words are in `logs_fts` under the log's rowid (FTS5,
+ * contentless: the text is in `logs.message`, the index holds only the words, which the
+ * sink splits as `logTerms` splits a query; see logFts.ts). Its dimensions are those of
+ * its stream, `log_streams`: one row per tenant and dimension set (a container's stdout,
+ * say), so that a dimension filter picks a few streams rather than reading every log.
  */
 export type SqliteDatabase = InstanceType<typeof Database>;
 
@@ -35,24 +36,25 @@ CREATE TABLE IF NOT EXISTS points (
   value_meta TEXT,
   PRIMARY KEY (series_id, timestamp_ms)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_streams (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  dimensions_key TEXT NOT NULL,
+  dimensions TEXT NOT NULL,
+  UNIQUE (tenant_id, dimensions_key)
+);
 CREATE TABLE IF NOT EXISTS logs (
   id INTEGER PRIMARY KEY,
   record_id TEXT NOT NULL UNIQUE,
   tenant_id TEXT NOT NULL,
   region TEXT NOT NULL,
   timestamp_ms INTEGER NOT NULL,
+  stream_id INTEGER NOT NULL REFERENCES log_streams(id),
   level TEXT,
   message TEXT NOT NULL,
-  dimensions TEXT NOT NULL,
   marks TEXT
 );
-CREATE INDEX IF NOT EXISTS logs_by_tenant_time ON logs (tenant_id, timestamp_ms, record_id);
-CREATE TABLE IF NOT EXISTS log_dimensions (
-  key TEXT NOT NULL,
-  value TEXT NOT NULL,
-  log_id INTEGER NOT NULL,
-  PRIMARY KEY (key, value, log_id)
-) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS logs_by_tenant_time ON logs (tenant_id, timestamp_ms, record_id, stream_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5 (words, content = '', contentless_delete = 1, tokenize = "unicode61 remove_diacritics 0");
 `;
 
@@ -62,7 +64,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5 (words, content = '', con
  */
 function dropUnusedLogsTable(db: SqliteDatabase): void {
   const columns = db.prepare("SELECT name FROM pragma_table_info('logs')").all() as { name: string }[];
-  if (columns.length > 0 && !columns.some((c) => c.name === 'record_id')) db.exec('DROP INDEX IF EXISTS logs_by_tenant_time; DROP TABLE logs;');
+  if (columns.length > 0 && !columns.some((c) => c.name === 'stream_id')) db.exec('DROP INDEX IF EXISTS logs_by_tenant_time; DROP TABLE logs;');
 }
 
 export function openDatabase(path: string): SqliteDatabase {
