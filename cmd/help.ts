@@ -22,22 +22,29 @@ Commands:
 
 Run 'kansoku <command> --help' for a command's options.
 `,
-  agent: `Usage: kansoku agent [--once [--output stdout|bus]] [--kubelet-url URL] [--hostname NAME] [--config FILE]
+  agent: `Usage: kansoku agent [--once [--output stdout|bus]] [--kubelet-url URL] [--log-path GLOB] [--hostname NAME] [--config FILE]
 
 Collects cAdvisor container metrics from the kubelet (/metrics/cadvisor) or from this
-machine's cgroups, maps each namespace to its tenant and publishes Monasca metric
-envelopes on the bus topic 'metrics'.
+machine's cgroups, and container logs from /var/log/containers (agent.logs), maps each
+namespace to its tenant and publishes Monasca envelopes on the bus topics 'metrics' and
+'logs'. Log files are followed through rotation; their checkpoints move only past what
+the bus acknowledged.
 
   --once               run one collection cycle, publish or print it, and exit
-  --output stdout|bus  where envelopes go (stdout prints JSON lines; only with --once)
+  --output stdout|bus  where envelopes go (stdout prints JSON lines; only with --once);
+                       with --log-path, --once --output stdout reads the matching files
+                       from their start and prints the log envelopes, to check parsing
   --kubelet-url URL    scrape this kubelet page (turns the kubelet source on)
+  --log-path GLOB      follow these log files (turns container logs on)
   --hostname NAME      the node name put on every measurement (default: this host)
 ${COMMON}`,
   server: `Usage: kansoku server [--port N] [--config FILE]
 
 Consumes the bus topic 'metrics' (consumer group server.group_id) into the configured store
-(server.store: influxdb or sqlite), committing offsets only after the store accepted the
-batch; undecodable messages go to the topic 'kansoku-dead-letter'. Serves the tenant API.
+(server.store: influxdb or sqlite), and the topic 'logs' (server.logs.group_id) into the log
+store (server.logs.store: sqlite, elasticsearch or opensearch), committing offsets only after
+the store accepted the batch; undecodable messages go to the topic 'kansoku-dead-letter'.
+Serves the tenant API: Monasca v2.0 metrics and logs, and log search.
 
   --port N             the tenant API's port (default 8070)
 ${COMMON}`,

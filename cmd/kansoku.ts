@@ -218,7 +218,7 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'server') {
     if (config.server.api.enabled && config.auth.tokens === '') fail('the tenant API needs tokens: set KANSOKU_AUTH_TOKENS=TOKEN:TENANT_ID:ROLE[+ROLE...] (or auth.tokens)');
     const configured = buildBus(config.bus, logger, counters);
-    const bus = await requireTopics(configured, [TOPICS.metrics, TOPICS.deadLetter]);
+    const bus = await requireTopics(configured, [TOPICS.metrics, TOPICS.deadLetter, ...(config.server.logs.enabled ? [TOPICS.logs] : [])]);
     const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator, now });
     waitForSignal(logger, config, [{ name: 'server', stop: async (deadlineMs) => requireClean(await server.stop(deadlineMs)) }]);
     return;
@@ -249,7 +249,7 @@ async function main(argv: string[]): Promise<void> {
     generatedToken = randomBytes(18).toString('base64url');
     effectiveAuth = StaticTokenAuthenticator.parse(`${generatedToken}:${config.agent.cgroup.tenant}:monasca-user`);
   }
-  const { buildSources, startAgent } = await import('../agent/main.js');
+  const { buildSources, startAgent, startContainerLogs } = await import('../agent/main.js');
   const configured = buildBus(config.bus, logger, counters);
   const { bus } = configured;
   const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator: effectiveAuth, now });
@@ -262,6 +262,9 @@ async function main(argv: string[]): Promise<void> {
     intervalMs: config.agent.interval_seconds * 1000,
     shutdownFlushMs: config.agent.publisher.shutdown_flush_ms,
   });
+  const logs = config.agent.logs.enabled
+    ? await startContainerLogs(config.agent, { region: config.region, tenants: config.tenants, counters, now, logger }, publishSettings(configured), config.agent.publisher.shutdown_flush_ms)
+    : undefined;
   const url = server.apiUrl ?? '(API disabled)';
   const token = generatedToken ?? '<one of your KANSOKU_AUTH_TOKENS>';
   process.stdout.write(
@@ -283,6 +286,7 @@ async function main(argv: string[]): Promise<void> {
     { name: 'alerting', stop: () => alerting.stop() },
     { name: 'server', stop: async (deadlineMs) => requireClean(await server.stop(deadlineMs)) },
     { name: 'agent', stop: () => agent.stop() },
+    ...(logs ? [{ name: 'container logs', stop: () => logs.stop() }] : []),
   ]);
 }
 
