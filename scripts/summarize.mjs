@@ -1,6 +1,6 @@
 // Sums vitest's JSON reports into one closing line, and names what failed or did not run.
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 let passed = 0;
 let failed = 0;
@@ -30,6 +30,20 @@ for (const file of process.argv.slice(2)) {
   }
 }
 for (const name of expected) if (!seen.has(name)) { problems.push(`${name}: DID NOT RUN`); failed += 1; }
+// scripts/test.sh leaves <component>.not-run beside the reports when a component could not be
+// installed (its first line is why); the tests needing it fail, and this says why up front.
+const resultsDir = process.argv[2] ? dirname(process.argv[2]) : '.cache/results';
+let notRun = [];
+try {
+  notRun = readdirSync(resultsDir).filter((name) => name.endsWith('.not-run'));
+} catch {
+  // No results directory: nothing was marked.
+}
+for (const name of notRun) {
+  const reason = readFileSync(join(resultsDir, name), 'utf8').split('\n')[0];
+  problems.push(`${basename(name, '.not-run').toUpperCase()} NOT RUN: ${reason}`);
+  failed += 1;
+}
 if (problems.length > 0) {
   console.log('\n!! NOT PASSING:');
   for (const p of problems) console.log(`!!   ${p}`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests run for real: InfluxDB 1.x, librdkafka's
-# mock cluster (headers + library) and a C compiler for it, and the OpenStack monasca CLI.
+# mock cluster (headers + library) and a C compiler for it, the OpenStack monasca CLI, and
+# OpenJDK 17 for Elasticsearch and OpenSearch.
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v monasca >/dev/null 2>&1 || need+=(python3-monascaclient)
+# Elasticsearch and OpenSearch run on Debian's Java 17, not their bundled JDKs (scripts/search-engines.sh).
+[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ] || need+=(openjdk-17-jre-headless)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

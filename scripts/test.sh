@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cache/results
-rm -f .cache/results/*.json
+rm -f .cache/results/*.json .cache/results/*.not-run
 status=0
 step() { echo; echo "== $*"; }
 
@@ -32,7 +32,18 @@ else
   status=1
 fi
 
-step "integration tests (real InfluxDB, Kafka mock cluster, monasca CLI)"
+step "search engines (Elasticsearch 8.12.2, OpenSearch 2.5.0; cached in ~/.cache/kansoku)"
+for engine in elasticsearch opensearch; do
+  bash scripts/search-engines.sh install "$engine" 2>&1 | tee ".cache/results/$engine.install.log"
+  if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+    reason=$(tail -n 1 ".cache/results/$engine.install.log" | sed 's/^search-engines: FAILED: //')
+    echo "!! ${engine^^} NOT INSTALLED: $reason"
+    echo "$reason" >".cache/results/$engine.not-run"
+    status=1
+  fi
+done
+
+step "integration tests (real InfluxDB, Kafka mock cluster, monasca CLI, Elasticsearch, OpenSearch)"
 npx vitest run --project integration --reporter=default --reporter=json --outputFile=.cache/results/integration.json || status=1
 
 step "summary"
