@@ -50,7 +50,7 @@ export function splitIntoRequests<I extends { readonly sizeBytes: number }>(item
 }
 
 export function bulkBody(items: readonly EncodedItem[]): string {
-  let body = '';
-  for (const { lines } of items) body += lines;
-  return body;
+  const lines = new Array<string>(items.length);
+  for (let i = 0; i < items.length; i++) lines[i] = (items[i] as EncodedItem).lines;
+  return lines.join('');
 }
