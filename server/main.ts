@@ -174,6 +174,8 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         producer,
         wire: deps.wire,
         store,
+        // Without logs enabled the log search and tail answer 501.
+        logStore: logStorage?.store,
         counters,
         region: deps.region,
         maxQueryLimit: config.api.max_query_limit,

@@ -1,16 +1,21 @@
 import type { Counters } from '../../core/counters.js';
 import type { BusProducer, Health } from '../../core/pipeline.js';
-import type { MetricStore } from '../../core/query.js';
+import type { LogStore, MetricStore } from '../../core/query.js';
 import type { WireFormat } from '../../bus/wire.js';
 import type { Authenticator } from './auth.js';
+import type { LogTailOptions } from './logsTail.js';
 
 /** What the tenant API and its route plugins are built from. */
 export interface ApiDeps {
   readonly authenticator: Authenticator;
   readonly producer: BusProducer;
-  /** How posted metrics are framed on the bus: as the agent frames them. */
+  /** How posted metrics and logs are framed on the bus: as the agent frames them. */
   readonly wire: WireFormat;
   readonly store: MetricStore;
+  /** What the log search and tail read; without one they answer 501. */
+  readonly logStore: LogStore | undefined;
+  /** The log tail's timings and bounds, when not LOG_TAIL_DEFAULTS (tests poll faster). */
+  readonly logTail?: Partial<LogTailOptions>;
   readonly counters: Counters;
   readonly region: string;
   readonly maxQueryLimit: number;

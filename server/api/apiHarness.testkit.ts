@@ -11,6 +11,7 @@ import { PATIENT } from '../../core/pipeline.testkit.js';
 import { ingestHandler } from '../ingest/ingestHandler.js';
 import { openDatabase } from '../sqlite/database.js';
 import { SqliteSink } from '../sqlite/sqliteSink.js';
+import { SqliteLogStore } from '../sqlite/sqliteLogStore.js';
 import { SqliteStore } from '../sqlite/sqliteStore.js';
 import { StaticTokenAuthenticator } from './auth.js';
 import { buildApiServer } from './server.js';
@@ -42,6 +43,7 @@ export async function startApiHarness(tokens: string): Promise<ApiHarness> {
       producer: bus.producer(),
       wire: DEFAULT_WIRE,
       store: new SqliteStore(db),
+      logStore: new SqliteLogStore(db),
       counters,
       region: 'test',
       maxQueryLimit: 10_000,

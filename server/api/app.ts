@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from './apiDeps.js';
 import { notFound, toResponse, unauthorized } from './errors.js';
+import { logsPostRoute, logsReadRoutes } from './logsRoutes.js';
 import { metricsRoutes } from './metricsRoutes.js';
 import { versionRoutes } from './versionRoutes.js';
 
@@ -56,5 +57,8 @@ export function tenantApi(deps: ApiDeps) {
 
     await app.register(versionRoutes);
     await app.register(metricsRoutes(deps), { prefix: '/v2.0' });
+    await app.register(logsPostRoute(deps), { prefix: '/v2.0' });
+    await app.register(logsPostRoute(deps), { prefix: '/v3.0' });
+    await app.register(logsReadRoutes(deps), { prefix: '/v2.0' });
   };
 }
