@@ -246,7 +246,8 @@ function describe(label: string, run: ShipperRun): string {
 const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
 
 /** The file → Kafka rows: Kansoku's agent against rsyslog, or Kansoku alone with the reason when rsyslog could not be run. */
-export async function measureLogsToKafka(): Promise<BenchResult[]> {
+/** `lines` is for trying the bench at a smaller scale by hand (a multiple of 200); the rows are measured at `LOG_LINES`. */
+export async function measureLogsToKafka(lines = LOG_LINES): Promise<BenchResult[]> {
   const installed = await ensureRsyslogInstalled();
   if (!installed.ok) {
     console.error(`\n!!! rsyslog could not be installed: the logs peer rows are NOT MEASURED.\n!!! ${installed.reason}\n!!! Kansoku's agent runs alone; its rows say that the peer was not run.\n`);
@@ -254,7 +255,7 @@ export async function measureLogsToKafka(): Promise<BenchResult[]> {
   await buildKansoku();
   const root = mkdtempSync(join(tmpdir(), 'kansoku-bench-logs-'));
   try {
-    const file = writeContainerLogFile(root, LOG_LINES);
+    const file = writeContainerLogFile(root, lines);
     console.error(`logs → Kafka: ${file.lines.toLocaleString('en-US')} lines, ${(file.bytes / BYTES_PER_MB).toFixed(0)} MB (${(file.bytes / file.lines).toFixed(0)} bytes a line), ${file.records.toLocaleString('en-US')} records once stack traces are joined: ${file.path}`);
     const ours: ShipperRun[] = [];
     const theirs: ShipperRun[] = [];
