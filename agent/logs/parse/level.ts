@@ -34,25 +34,21 @@ function klogLevel(message: string): LogLevel | undefined {
   }
 }
 
+const LEVEL_NAMES: Record<string, LogLevel> = {
+  trace: 'trace', trc: 'trace', finest: 'trace', finer: 'trace',
+  debug: 'debug', dbg: 'debug', fine: 'debug', verbose: 'debug',
+  info: 'info', information: 'info', informational: 'info', notice: 'info', inf: 'info',
+  warn: 'warn', warning: 'warn', wrn: 'warn',
+  error: 'error', err: 'error', eror: 'error', severe: 'error',
+  fatal: 'fatal', critical: 'fatal', crit: 'fatal', panic: 'fatal', emerg: 'fatal', emergency: 'fatal', alert: 'fatal', dpanic: 'fatal',
+};
+
 /** Maps a level name, in any case, to the six levels; undefined when it is not one. */
 export function levelFromName(name: string): LogLevel | undefined {
-  switch (name.toLowerCase()) {
-    case 'trace': case 'trc': case 'finest': case 'finer':
-      return 'trace';
-    case 'debug': case 'dbg': case 'fine': case 'verbose':
-      return 'debug';
-    case 'info': case 'information': case 'informational': case 'notice': case 'inf':
-      return 'info';
-    case 'warn': case 'warning': case 'wrn':
-      return 'warn';
-    case 'error': case 'err': case 'eror': case 'severe':
-      return 'error';
-    case 'fatal': case 'critical': case 'crit': case 'panic': case 'emerg': case 'emergency': case 'alert': case 'dpanic':
-      return 'fatal';
-    default:
-      return undefined;
-  }
+  return Object.hasOwn(LEVEL_NAMES, name) ? LEVEL_NAMES[name] : Object.hasOwn(LEVEL_NAMES, name.toLowerCase()) ? LEVEL_NAMES[name.toLowerCase()] : undefined;
 }
+
+const MAX_NAME_LENGTH = 15;
 
 /** pino and bunyan write numeric levels: 10 trace … 60 fatal. */
 function levelFromNumber(value: number): LogLevel | undefined {
@@ -112,10 +108,12 @@ function logfmtLevel(window: string): LogLevel | undefined {
   return undefined;
 }
 
-/** Characters that may stand either side of a level word: `[ERROR]`, `<warn>`, `INFO:`, `|DEBUG|`. */
-function isWordBoundary(c: number): boolean {
-  return Number.isNaN(c) || c === 32 || c === 9 || c === 91 || c === 93 || c === 40 || c === 41 || c === 60 || c === 62 || c === 58 || c === 124 || c === 44 || c === 34 || c === 39;
-}
+/**
+ * A level word standing alone near the start: `[ERROR]`, `<warn>`, `INFO:`, `|DEBUG|`, ` Error `.
+ * One regex pass over a bounded window: irregexp scans it several times faster than a
+ * char-code loop, and with no nested quantifier it cannot backtrack far.
+ */
+const LEVEL_WORD = new RegExp(`(?:^|[\\s[\\]()<>:|,"'])(${Object.keys(LEVEL_NAMES).sort((a, b) => b.length - a.length).join('|')})(?=$|[\\s[\\]()<>:|,"'])`, 'gi');
 
 /**
  * Upper-case level words count whatever they are (`SEVERE`, `NOTICE`, `CRIT`); in lower or mixed
@@ -124,23 +122,19 @@ function isWordBoundary(c: number): boolean {
 const PLAIN_LEVEL_WORDS = new Set(['fatal', 'error', 'warn', 'warning', 'info', 'debug']);
 
 function wordLevel(message: string): LogLevel | undefined {
-  const limit = Math.min(message.length, WORD_WINDOW);
-  let i = 0;
-  while (i < limit) {
-    if (!isLetter(message.charCodeAt(i))) {
-      i++;
-      continue;
-    }
-    const start = i;
-    while (isLetter(message.charCodeAt(i))) i++;
-    const length = i - start;
-    if (length < 3 || length > 11 || !isWordBoundary(message.charCodeAt(i)) || (start > 0 && !isWordBoundary(message.charCodeAt(start - 1)))) continue;
-    const word = message.slice(start, i);
-    const level = levelFromName(word);
-    if (level === undefined) continue;
-    if (word === word.toUpperCase() || PLAIN_LEVEL_WORDS.has(word.toLowerCase())) return level;
+  // The window reaches past WORD_WINDOW by a word, so that a word starting inside it is seen whole.
+  const window = message.length > WORD_WINDOW + MAX_NAME_LENGTH + 1 ? message.slice(0, WORD_WINDOW + MAX_NAME_LENGTH + 1) : message;
+  LEVEL_WORD.lastIndex = 0;
+  for (;;) {
+    const match = LEVEL_WORD.exec(window);
+    if (match === null) return undefined;
+    const word = match[1] as string;
+    if (match.index + match[0].length - word.length >= WORD_WINDOW) return undefined;
+    const lower = word.toLowerCase();
+    if (word === word.toUpperCase() || PLAIN_LEVEL_WORDS.has(lower)) return LEVEL_NAMES[lower];
+    // The next word may begin right after this one's boundary.
+    LEVEL_WORD.lastIndex = match.index + match[0].length;
   }
-  return undefined;
 }
 
 /**
