@@ -13,7 +13,8 @@
  * No JVM outlives the test process: the engine is started through `setpriv --pdeathsig KILL`,
  * so the kernel kills it when the process that started it dies, even by SIGKILL, and its
  * process group is killed on a normal exit without stop(). Elasticsearch's launcher JVM runs
- * the server JVM as its child; that one exits when the launcher's pipe to it closes.
+ * the server JVM as its child; that one exits when the launcher's pipe to it closes. The temp
+ * dir of a run that died so is removed by the next start (it names its owner's pid).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
@@ -26,6 +27,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 export type SearchEngineKind = 'elasticsearch' | 'opensearch';
+
+export interface SearchEngineOptions {
+  /**
+   * Full JIT (C2) for benchmarks, which measure throughput: a start about twice as slow.
+   * Tests leave it off and get a C1-only JVM that reaches yellow sooner.
+   */
+  readonly fullJit?: boolean;
+}
 
 export interface RunningSearchEngine {
   /** http://127.0.0.1:<port>, the REST API (no TLS, no authentication). */
@@ -79,14 +88,17 @@ const INSTALL_SCRIPT = join(PROJECT_ROOT, 'scripts/search-engines.sh');
 const JAVA_HOME = '/usr/lib/jvm/java-17-openjdk-amd64';
 const JAVA_PACKAGE = 'openjdk-17-jre-headless';
 const RUN_AS_USER = 'kansoku-search';
-// Yellow in ~25 s on an idle 2-core machine; ~100 s was seen with the load at 12 (other test runs).
+// Yellow in 46–69 s with the 2-core machine's load at 13 (other test runs), 132 s with full JIT.
 const START_TIMEOUT_MS = 150_000;
 const STOP_TIMEOUT_MS = 20_000;
 // The first install downloads ~650 MB from the npm registry and unpacks it.
 const INSTALL_TIMEOUT_MS = 15 * 60_000;
 const HEAP_OPTS = '-Xms512m -Xmx512m';
-// Keep hsperfdata out of /tmp; C1-only compilation starts the JVM faster on 2 cores.
-const EXTRA_JVM_OPTS = '-XX:-UsePerfData';
+// No hsperfdata files left in /tmp by a JVM that was killed.
+const COMMON_JVM_OPTS = '-XX:-UsePerfData';
+// C1 only: yellow in about half the time on a loaded 2-core machine (69 s instead of 132 s for
+// Elasticsearch, 46 s instead of 91 s for OpenSearch, load 13), at the cost of peak speed.
+const FAST_START_JVM_OPTS = '-XX:TieredStopAtLevel=1';
 
 const run = promisify(execFile);
 
@@ -206,7 +218,7 @@ function settingsText(spec: EngineSpec, runDir: string, httpPort: number, transp
 }
 
 /** The environment without the engine's own variables, which would override what is set here. */
-function engineEnv(spec: EngineSpec, runDir: string): NodeJS.ProcessEnv {
+function engineEnv(spec: EngineSpec, runDir: string, options: SearchEngineOptions): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith(`${spec.envPrefix}_`) && key !== 'JAVA_HOME' && key !== 'JAVA_TOOL_OPTIONS'));
   return {
     ...env,
@@ -214,14 +226,15 @@ function engineEnv(spec: EngineSpec, runDir: string): NodeJS.ProcessEnv {
     [`${spec.envPrefix}_JAVA_HOME`]: JAVA_HOME,
     [`${spec.envPrefix}_PATH_CONF`]: join(runDir, 'config'),
     [`${spec.envPrefix}_TMPDIR`]: join(runDir, 'tmp'),
-    [`${spec.envPrefix}_JAVA_OPTS`]: `${HEAP_OPTS} ${EXTRA_JVM_OPTS}`,
+    [`${spec.envPrefix}_JAVA_OPTS`]: [HEAP_OPTS, COMMON_JVM_OPTS, ...(options.fullJit === true ? [] : [FAST_START_JVM_OPTS])].join(' '),
   };
 }
 
 /** Lays out the run dir: the engine's home (hard links when another user runs it), its own config, data, logs and tmp. */
 async function prepareRunDir(spec: EngineSpec, installedHome: string, owner: RunAs | undefined, httpPort: number, transportPort: number): Promise<{ runDir: string; home: string }> {
-  const runDir = await mkdtemp(join(tmpdir(), `kansoku-${spec.envPrefix.toLowerCase()}-`));
+  const runDir = await mkdtemp(join(tmpdir(), RUN_DIR_PREFIX));
   await chmod(runDir, 0o755);
+  await writeFile(join(runDir, OWNER_PID_FILE), String(process.pid));
   let home = installedHome;
   if (owner !== undefined) {
     home = join(runDir, 'home');
@@ -241,6 +254,28 @@ async function prepareRunDir(spec: EngineSpec, installedHome: string, owner: Run
   for (const dir of ['data', 'logs', 'tmp']) await mkdir(join(runDir, dir));
   if (owner !== undefined) for (const dir of ['config', 'data', 'logs', 'tmp']) await chownTree(join(runDir, dir), owner);
   return { runDir, home };
+}
+
+const RUN_DIR_PREFIX = 'kansoku-search-engine-';
+const OWNER_PID_FILE = 'owner.pid';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Run dirs of test processes that died without stop() (their JVMs died with them): removed. */
+async function removeAbandonedRunDirs(): Promise<void> {
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith(RUN_DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    const owner = Number(await readFile(join(dir, OWNER_PID_FILE), 'utf8').catch(() => 'NaN'));
+    if (Number.isInteger(owner) && !isAlive(owner)) await rm(dir, { recursive: true, force: true });
+  }
 }
 
 interface RootInfo {
@@ -286,7 +321,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-async function startOnce(kind: SearchEngineKind, installedHome: string, owner: RunAs | undefined): Promise<RunningSearchEngine> {
+async function startOnce(kind: SearchEngineKind, options: SearchEngineOptions, installedHome: string, owner: RunAs | undefined): Promise<RunningSearchEngine> {
   const spec = SPECS[kind];
   const httpPort = await freePort();
   let transportPort = await freePort();
@@ -297,7 +332,7 @@ async function startOnce(kind: SearchEngineKind, installedHome: string, owner: R
   // detached: its own process group, so that stop() reaches Elasticsearch's server JVM too.
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', ...identity, '--', join(home, spec.launcher)], {
     cwd: runDir,
-    env: engineEnv(spec, runDir),
+    env: engineEnv(spec, runDir, options),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -341,13 +376,14 @@ async function startOnce(kind: SearchEngineKind, installedHome: string, owner: R
   }
 }
 
-async function start(kind: SearchEngineKind): Promise<RunningSearchEngine> {
+async function start(kind: SearchEngineKind, options: SearchEngineOptions): Promise<RunningSearchEngine> {
   await ensureJava();
   const installedHome = await ensureInstalled(kind);
   const owner = await runAsUser();
+  await removeAbandonedRunDirs();
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await startOnce(kind, installedHome, owner);
+      return await startOnce(kind, options, installedHome, owner);
     } catch (error) {
       // A port taken between choosing and binding it: retry with new ports.
       if (attempt >= 3 || !/BindException|Address already in use/i.test((error as Error).message)) throw error;
@@ -355,10 +391,10 @@ async function start(kind: SearchEngineKind): Promise<RunningSearchEngine> {
   }
 }
 
-export function startElasticsearch(): Promise<RunningSearchEngine> {
-  return start('elasticsearch');
+export function startElasticsearch(options: SearchEngineOptions = {}): Promise<RunningSearchEngine> {
+  return start('elasticsearch', options);
 }
 
-export function startOpensearch(): Promise<RunningSearchEngine> {
-  return start('opensearch');
+export function startOpensearch(options: SearchEngineOptions = {}): Promise<RunningSearchEngine> {
+  return start('opensearch', options);
 }
