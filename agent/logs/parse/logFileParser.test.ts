@@ -194,6 +194,18 @@ describe('LogFileParser', () => {
     ]);
   });
 
+  it('keeps at most four times maxMessageBytes (at least 1 MiB) of a cut raw line, and marks what it kept truncated', () => {
+    const maxMessageBytes = 300_000;
+    const head = cri('stdout', 'F', '');
+    const chunk = 'x'.repeat(100_000);
+    const pieces: RawLine[] = [{ text: head, startOffset: 0, endOffset: head.length, more: true }];
+    for (let i = 0; i < 13; i++) pieces.push({ text: chunk, startOffset: head.length + i * chunk.length, endOffset: head.length + (i + 1) * chunk.length, more: i < 12 });
+    const records = parseAll(pieces, { maxMessageBytes });
+    expect(records.map((r) => r.message.length)).toEqual([300_000, 300_000, 300_000, 300_000 - head.length]);
+    for (const record of records) expect(record).toMatchObject({ truncated: true, split: true, startOffset: 0 });
+    expect(records[records.length - 1]!.resumeOffset).toBe(pieces[pieces.length - 1]!.endOffset);
+  });
+
   it('holds the resume offset before a cut raw line', () => {
     const parser = new LogFileParser(OPTIONS);
     const raw = rawLines([cri('stdout', 'F', 'one')]);

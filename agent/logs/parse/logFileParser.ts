@@ -36,6 +36,8 @@ interface PartialLine {
   /** Split pieces already emitted because the joined line outgrew the size limit. */
   piecesEmitted: number;
   level: LogLevel | undefined;
+  /** One of its raw lines was cut at the raw-line limit. */
+  truncated: boolean;
 }
 
 type Framed = CriLine | DockerLine;
@@ -197,11 +199,13 @@ export class LogFileParser {
           chars: line.message.length,
           piecesEmitted: 0,
           level: undefined,
+          truncated,
         });
       } else {
         partial.parts.push(line.message);
         partial.chars += line.message.length;
         partial.endOffset = endOffset;
+        partial.truncated ||= truncated;
         if (partial.chars * 3 > this.maxMessageBytes) this.splitEarly(partial, stream);
       }
       return;
@@ -212,7 +216,7 @@ export class LogFileParser {
     }
     this.setPartial(docker, stream, undefined);
     partial.parts.push(line.message);
-    this.deliver(partial.parts.join(''), partial.timestampMs, stream, partial.startOffset, endOffset, truncated, partial.piecesEmitted, partial.level);
+    this.deliver(partial.parts.join(''), partial.timestampMs, stream, partial.startOffset, endOffset, truncated || partial.truncated, partial.piecesEmitted, partial.level);
   }
 
   private setPartial(docker: boolean, stream: LogStream, partial: PartialLine | undefined): void {
@@ -232,7 +236,7 @@ export class LogFileParser {
     this.tracesOf(stream)?.flush();
     if (partial.level === undefined) partial.level = detectLevel(joined, stream);
     for (const piece of pieces) {
-      this.emitMarked(piece, partial.timestampMs, stream, partial.startOffset, partial.endOffset, partial.level, false, undefined, partial.piecesEmitted++, true);
+      this.emitMarked(piece, partial.timestampMs, stream, partial.startOffset, partial.endOffset, partial.level, partial.truncated, undefined, partial.piecesEmitted++, true);
     }
     partial.parts.length = 0;
     partial.parts.push(last);
@@ -260,7 +264,7 @@ export class LogFileParser {
       }
       if (earliest === undefined) return;
       this.setPartial(docker, stream, undefined);
-      this.deliver(earliest.parts.join(''), earliest.timestampMs, stream, earliest.startOffset, earliest.endOffset, false, earliest.piecesEmitted, earliest.level);
+      this.deliver(earliest.parts.join(''), earliest.timestampMs, stream, earliest.startOffset, earliest.endOffset, earliest.truncated, earliest.piecesEmitted, earliest.level);
     }
   }
 
