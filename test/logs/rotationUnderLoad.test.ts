@@ -46,7 +46,7 @@ describe('container logs under rotation, crashes and a Kafka outage → Elastics
     serverUrl = `http://127.0.0.1:${port}`;
     server = runKansoku(['server'], {
       ...kafkaEnv(kafka.brokers),
-      KANSOKU_LOG_LEVEL: 'warn',
+      KANSOKU_LOG_LEVEL: 'info',
       KANSOKU_SERVER__API__PORT: String(port),
       KANSOKU_AUTH_TOKENS: `tok-shop:${TENANT}:monasca-user`,
       KANSOKU_SERVER__SQLITE__PATH: join(tmp(), 'metrics.db'),
