@@ -2,7 +2,7 @@ import pino from 'pino';
 import { vi } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Counters } from '../../core/counters.js';
-import { metricCodec } from '../../core/codec.js';
+import { logCodec, metricCodec } from '../../core/codec.js';
 import { TOPICS } from '../../core/envelope.js';
 import { DEFAULT_WIRE } from '../../bus/wire.js';
 import { MemoryBus } from '../../bus/memory/memoryBus.js';
@@ -11,9 +11,11 @@ import { PATIENT } from '../../core/pipeline.testkit.js';
 import { ingestHandler } from '../ingest/ingestHandler.js';
 import { openDatabase } from '../sqlite/database.js';
 import { SqliteSink } from '../sqlite/sqliteSink.js';
+import { SqliteLogSink } from '../sqlite/sqliteLogSink.js';
 import { SqliteLogStore } from '../sqlite/sqliteLogStore.js';
 import { SqliteStore } from '../sqlite/sqliteStore.js';
 import { StaticTokenAuthenticator } from './auth.js';
+import type { LogTailOptions } from './logsTail.js';
 import { buildApiServer } from './server.js';
 
 /**
@@ -31,12 +33,14 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApiHarness(tokens: string): Promise<ApiHarness> {
+export async function startApiHarness(tokens: string, options: { logTail?: Partial<LogTailOptions> } = {}): Promise<ApiHarness> {
   const counters = new Counters();
   const bus = new MemoryBus({ capacity: 10_000, maxBatch: 500 });
   const db = openDatabase(':memory:');
   const consumer: BusConsumer = bus.consumer('server');
   await consumer.run([TOPICS.metrics], ingestHandler({ codec: metricCodec, sink: new SqliteSink(db), deadLetter: bus.producer(), counters }));
+  const logConsumer: BusConsumer = bus.consumer('server-logs');
+  await logConsumer.run([TOPICS.logs], ingestHandler({ codec: logCodec, sink: new SqliteLogSink(db), deadLetter: bus.producer(), counters }));
   const app = await buildApiServer(
     {
       authenticator: StaticTokenAuthenticator.parse(tokens),
@@ -44,6 +48,7 @@ export async function startApiHarness(tokens: string): Promise<ApiHarness> {
       wire: DEFAULT_WIRE,
       store: new SqliteStore(db),
       logStore: new SqliteLogStore(db),
+      ...(options.logTail ? { logTail: options.logTail } : {}),
       counters,
       region: 'test',
       maxQueryLimit: 10_000,
@@ -76,6 +81,7 @@ export async function startApiHarness(tokens: string): Promise<ApiHarness> {
     async close() {
       await app.close();
       await consumer.stop();
+      await logConsumer.stop();
     },
   };
 }

@@ -71,7 +71,9 @@ export function logsTail(deps: ApiDeps, overrides: Partial<LogTailOptions>) {
 
       const raw = reply.raw;
       reply.hijack();
-      raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      // `connection: close`: when the tail ends (client gone, server closing) so does its
+      // connection, rather than idling where the server's close would wait for it.
+      raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'close', 'x-accel-buffering': 'no' });
       raw.write(': kansoku log tail\n\n');
 
       let closed = false;
@@ -86,6 +88,12 @@ export function logsTail(deps: ApiDeps, overrides: Partial<LogTailOptions>) {
         if (left > 0) openByTenant.set(filter.tenantId, left);
         else openByTenant.delete(filter.tenantId);
         raw.end();
+        // The socket too: a hijacked response leaves it to us, and the server's close would
+        // wait for it. A client that stopped reading may never take the rest, so it is not
+        // waited for longer than a second.
+        const socket = raw.socket;
+        socket?.destroySoon();
+        if (socket) setTimeout(() => socket.destroy(), 1000).unref();
       };
       closers.add(close);
       request.raw.on('close', close);
