@@ -30,7 +30,7 @@ describe('CheckpointStore', () => {
   it('gives back what it saved, leaving no temporary file', async () => {
     const store = new CheckpointStore(join(dir, 'cp.json'));
     expect(await store.save([entry], 1234)).toEqual({ ok: true });
-    expect(await store.load()).toEqual({ kind: 'loaded', entries: [entry], savedAtMs: 1234 });
+    expect(await store.load()).toEqual({ kind: 'loaded', entries: [entry], knownAsOfMs: 1234 });
     expect(readdirSync(dir)).toEqual(['cp.json']);
   });
 
@@ -43,11 +43,11 @@ describe('CheckpointStore', () => {
     ['not JSON', '{"version":1,"files":{'],
     ['empty', ''],
     ['an array', '[]'],
-    ['another version', '{"version":2,"savedAtMs":1,"files":{}}'],
-    ['no files', '{"version":1,"savedAtMs":1}'],
-    ['a negative offset', JSON.stringify({ version: 1, savedAtMs: 1, files: { k: { ...entry, key: undefined, offset: -1 } } })],
-    ['a bad fingerprint', JSON.stringify({ version: 1, savedAtMs: 1, files: { k: { ...entry, fingerprint: { sha1: 'x', bytes: 3 } } } })],
-    ['a numeric inode', JSON.stringify({ version: 1, savedAtMs: 1, files: { k: { ...entry, ino: 5 } } })],
+    ['another version', '{"version":2,"knownAsOfMs":1,"files":{}}'],
+    ['no files', '{"version":1,"knownAsOfMs":1}'],
+    ['a negative offset', JSON.stringify({ version: 1, knownAsOfMs: 1, files: { k: { ...entry, key: undefined, offset: -1 } } })],
+    ['a bad fingerprint', JSON.stringify({ version: 1, knownAsOfMs: 1, files: { k: { ...entry, fingerprint: { sha1: 'x', bytes: 3 } } } })],
+    ['a numeric inode', JSON.stringify({ version: 1, knownAsOfMs: 1, files: { k: { ...entry, ino: 5 } } })],
   ];
   for (const [name, content] of corrupt) {
     it(`reports ${name} as corrupt`, async () => {

@@ -29,7 +29,11 @@ export interface CheckpointEntry {
 
 export type CheckpointLoad =
   | { readonly kind: 'missing' }
-  | { readonly kind: 'loaded'; readonly entries: readonly CheckpointEntry[]; readonly savedAtMs: number }
+  /**
+   * `knownAsOfMs`: wall-clock time as of which the saving tailer knew every file (the start of
+   * its last discovery); a rotated file written before that and not in `entries` is old.
+   */
+  | { readonly kind: 'loaded'; readonly entries: readonly CheckpointEntry[]; readonly knownAsOfMs: number }
   | { readonly kind: 'corrupt'; readonly reason: string };
 
 export type CheckpointSave = { readonly ok: true } | { readonly ok: false; readonly error: string };
@@ -56,10 +60,10 @@ export class CheckpointStore {
     return parseDocument(document);
   }
 
-  async save(entries: readonly CheckpointEntry[], savedAtMs: number): Promise<CheckpointSave> {
+  async save(entries: readonly CheckpointEntry[], knownAsOfMs: number): Promise<CheckpointSave> {
     const files: Record<string, Omit<CheckpointEntry, 'key'>> = {};
     for (const { key, ...rest } of entries) files[key] = rest;
-    const text = JSON.stringify({ version: FORMAT_VERSION, savedAtMs, files });
+    const text = JSON.stringify({ version: FORMAT_VERSION, knownAsOfMs, files });
     const temporary = `${this.path}.tmp-${process.pid}`;
     try {
       await writeAndSync(temporary, text);
@@ -74,10 +78,10 @@ export class CheckpointStore {
 }
 
 function parseDocument(document: unknown): CheckpointLoad {
-  const d = document as { version?: unknown; savedAtMs?: unknown; files?: unknown } | null;
+  const d = document as { version?: unknown; knownAsOfMs?: unknown; files?: unknown } | null;
   if (typeof d !== 'object' || d === null || Array.isArray(d)) return { kind: 'corrupt', reason: 'not an object' };
   if (d.version !== FORMAT_VERSION) return { kind: 'corrupt', reason: `unknown version ${JSON.stringify(d.version)}` };
-  if (typeof d.savedAtMs !== 'number' || !Number.isFinite(d.savedAtMs)) return { kind: 'corrupt', reason: 'savedAtMs missing' };
+  if (typeof d.knownAsOfMs !== 'number' || !Number.isFinite(d.knownAsOfMs)) return { kind: 'corrupt', reason: 'knownAsOfMs missing' };
   if (typeof d.files !== 'object' || d.files === null || Array.isArray(d.files)) return { kind: 'corrupt', reason: 'files missing' };
   const entries: CheckpointEntry[] = [];
   for (const [key, value] of Object.entries(d.files as Record<string, unknown>)) {
@@ -85,7 +89,7 @@ function parseDocument(document: unknown): CheckpointLoad {
     if (!entry) return { kind: 'corrupt', reason: `bad entry ${JSON.stringify(key)}` };
     entries.push(entry);
   }
-  return { kind: 'loaded', entries, savedAtMs: d.savedAtMs };
+  return { kind: 'loaded', entries, knownAsOfMs: d.knownAsOfMs };
 }
 
 function parseEntry(key: string, value: unknown): CheckpointEntry | undefined {

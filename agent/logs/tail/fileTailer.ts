@@ -30,7 +30,7 @@ import type { CheckpointEntry } from './checkpointStore.js';
 import { CheckpointStore } from './checkpointStore.js';
 import { closeQuietly, errorText, identityOf, openForRead, statOf } from './fileIo.js';
 import type { Fingerprint } from './fingerprint.js';
-import { EMPTY_FINGERPRINT, FINGERPRINT_BYTES, checkFingerprint, fingerprintOf } from './fingerprint.js';
+import { EMPTY_FINGERPRINT, FINGERPRINT_BYTES, checkFingerprint, fingerprintOf, fingerprintOfBytes } from './fingerprint.js';
 import { expandGlob } from './globPattern.js';
 import { LineReader } from './lineReader.js';
 import type { FileTailerOptions, ResolvedTailerOptions } from './tailerOptions.js';
@@ -137,6 +137,8 @@ export class FileTailer {
   private firstStart = true;
   private discovered = false;
   private oldBeforeMs = 0;
+  /** Wall-clock time the last discovery started: every file that existed then is known (or old). */
+  private lastDiscoveryWallMs = Date.now();
   private dirty = false;
   private lastFlushMs = 0;
   private lastSweepMs = 0;
@@ -144,7 +146,6 @@ export class FileTailer {
   private polling = false;
   private running: Promise<unknown> = Promise.resolve();
   private flushChain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
   private readonly counts = {
     bytesRead: 0,
     linesRead: 0,
@@ -170,11 +171,12 @@ export class FileTailer {
     const wallMs = Date.now();
     this.oldBeforeMs = wallMs - OLD_FILE_SLACK_MS;
     this.lastFlushMs = this.lastSweepMs = this.options.now();
+    this.lastDiscoveryWallMs = wallMs;
     if (!this.store) return;
     const loaded = await this.store.load();
     if (loaded.kind === 'loaded') {
       this.firstStart = false;
-      this.oldBeforeMs = Math.min(loaded.savedAtMs, wallMs) - OLD_FILE_SLACK_MS;
+      this.oldBeforeMs = Math.min(loaded.knownAsOfMs, wallMs) - OLD_FILE_SLACK_MS;
       for (const entry of loaded.entries) this.restored.set(`${entry.dev}:${entry.ino}`, entry);
     } else {
       // Missing: the very first start. Corrupt: we cannot know what was read, so files are
@@ -186,8 +188,6 @@ export class FileTailer {
         this.options.log.error({ path: this.store.path, reason: loaded.reason }, 'checkpoint file is corrupt; starting without checkpoints');
       }
     }
-    this.timer = setInterval(() => void this.flushIfDue(), Math.max(this.options.checkpointIntervalMs, 10));
-    this.timer.unref();
   }
 
   /**
@@ -220,7 +220,11 @@ export class FileTailer {
     this.dirty = true;
   }
 
-  /** Writes the checkpoint file now if anything changed since the last write. */
+  /**
+   * Writes the checkpoint file now if anything changed since the last write. `poll` writes it
+   * when `checkpointIntervalMs` has passed, and `close` at the end; there is no timer of its
+   * own, so a caller that stops reading but still commits polls with a budget of 0.
+   */
   flushCheckpoints(): Promise<void> {
     const run = this.flushChain.then(() => this.writeCheckpoints());
     this.flushChain = run;
@@ -231,7 +235,6 @@ export class FileTailer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
     await this.running.catch(() => undefined);
     await this.flushCheckpoints();
     for (const followed of this.byKey.values()) {
@@ -282,6 +285,7 @@ export class FileTailer {
   // ---- discovery ----
 
   private async discover(now: number): Promise<void> {
+    const discoveryWallMs = Date.now();
     const paths = await expandGlob(this.options.include);
     const seen = new Set<string>();
     const scans = new Map<string, Followed>();
@@ -324,6 +328,7 @@ export class FileTailer {
       this.truncatedWhileDown = [];
       this.discovered = true;
     }
+    this.lastDiscoveryWallMs = discoveryWallMs;
   }
 
   private noteStats(f: Followed, stats: BigIntStats): void {
@@ -670,22 +675,35 @@ export class FileTailer {
   private async verifyLiveFiles(now: number): Promise<void> {
     for (const f of [...this.byPath.values()]) {
       if (f.phase !== 'active' || !f.reader || !(f.changed || f.shrunk || f.lines.length > 0)) continue;
+      // What the file must still begin with: the bytes we read, when we read them from its start.
+      let expected = f.fingerprint;
+      let consistent = true;
+      const head = f.reader.readHead();
+      if (head && head.length > expected.bytes) {
+        consistent = fingerprintOfBytes(head.subarray(0, expected.bytes)).sha1 === expected.sha1;
+        expected = fingerprintOfBytes(head);
+      }
       let check: Awaited<ReturnType<typeof checkFingerprint>>;
       try {
-        check = await checkFingerprint(f.reader.fd, f.fingerprint, this.scratch);
+        check = await checkFingerprint(f.reader.fd, expected, this.scratch);
       } catch {
         continue;
       }
-      if (check.matches && !f.shrunk) {
-        if (check.current.bytes > f.fingerprint.bytes) {
-          f.fingerprint = check.current;
-          this.dirty = true;
-        }
-        f.verifiedOffset = f.reader.emittedOffset;
-        f.changed = false;
+      if (!consistent || !check.matches || f.shrunk) {
+        // Its copy, if any, begins as the file did when last verified. Only when nothing was
+        // verified yet, by the bytes read this poll (later bytes may come from the next generation).
+        await this.truncated(f, now, f.fingerprint.bytes === 0 && consistent ? expected : f.fingerprint);
         continue;
       }
-      await this.truncated(f, now);
+      // A print shorter than what we read is completed from the file only while all we read is
+      // within it; otherwise it would describe whatever the file holds now.
+      const completed = expected.bytes >= f.reader.readOffset && check.current.bytes > expected.bytes ? check.current : expected;
+      if (completed.bytes > f.fingerprint.bytes) {
+        f.fingerprint = completed;
+        this.dirty = true;
+      }
+      f.verifiedOffset = f.reader.emittedOffset;
+      f.changed = false;
     }
   }
 
@@ -695,13 +713,13 @@ export class FileTailer {
    * the truncated file, are dropped); otherwise the key ends. The file itself starts again
    * from 0 under a new key.
    */
-  private async truncated(f: Followed, now: number): Promise<void> {
+  private async truncated(f: Followed, now: number, readPrint: Fingerprint): Promise<void> {
     const reader = f.reader;
     if (!reader) return;
     this.counts.truncate++;
     const resumeAt = f.verifiedOffset;
     const originalRealPath = f.file.realPath;
-    const copy = f.fingerprint.bytes > 0 ? await this.findCopy(f) : undefined;
+    const copy = readPrint.bytes > 0 ? await this.findCopy(f, readPrint) : undefined;
     let fresh: BigIntStats;
     let fingerprint: Fingerprint;
     try {
@@ -718,6 +736,7 @@ export class FileTailer {
       f.dev = copy.stats.dev;
       f.ino = copy.stats.ino;
       f.file = { ...f.file, realPath: copy.path };
+      if (readPrint.bytes > f.fingerprint.bytes) f.fingerprint = readPrint;
       f.phase = 'draining';
       f.lastGrowthMs = now;
       f.sizeBytes = Number(copy.stats.size);
@@ -734,7 +753,7 @@ export class FileTailer {
           baseName: f.baseName,
           fd: undefined,
           stats: copy.stats,
-          fingerprint: f.fingerprint,
+          fingerprint: readPrint,
           offset: Number(copy.stats.size),
           committed: Number(copy.stats.size),
           phase: 'finished',
@@ -761,9 +780,11 @@ export class FileTailer {
       now,
     });
     this.byPath.set(path, next);
+    // Generations copied and truncated between two polls are unknown copies beside it.
+    await this.scanSiblings(dirname(originalRealPath), f.baseName, path);
   }
 
-  private async findCopy(f: Followed): Promise<{ fd: number; stats: BigIntStats; path: string } | undefined> {
+  private async findCopy(f: Followed, print: Fingerprint): Promise<{ fd: number; stats: BigIntStats; path: string } | undefined> {
     const dir = dirname(f.file.realPath);
     let names: string[];
     try {
@@ -778,7 +799,7 @@ export class FileTailer {
       const opened = await this.open(path);
       if (!opened) continue;
       const known = this.byId.has(identityOf(opened.stats));
-      const matches = !known && opened.stats.isFile() && (await checkFingerprint(opened.fd, f.fingerprint, this.scratch)).matches;
+      const matches = !known && opened.stats.isFile() && (await checkFingerprint(opened.fd, print, this.scratch)).matches;
       if (matches && (!best || opened.stats.mtimeNs > best.stats.mtimeNs)) {
         if (best) await closeQuietly(best.fd);
         best = { ...opened, path };
@@ -889,7 +910,7 @@ export class FileTailer {
       ino: String(f.ino),
       fingerprint: f.fingerprint,
     }));
-    const saved = await this.store.save(entries, Date.now());
+    const saved = await this.store.save(entries, this.lastDiscoveryWallMs);
     this.lastFlushMs = this.options.now();
     if (saved.ok) {
       this.counts.checkpointWrites++;

@@ -17,6 +17,12 @@ export interface Fingerprint {
 
 export const EMPTY_FINGERPRINT: Fingerprint = { sha1: hashOf(Buffer.alloc(0), 0), bytes: 0 };
 
+/** The fingerprint of bytes in hand (the first bytes of a file, as read). */
+export function fingerprintOfBytes(bytes: Buffer): Fingerprint {
+  const length = Math.min(bytes.length, FINGERPRINT_BYTES);
+  return { sha1: hashOf(bytes, length), bytes: length };
+}
+
 function hashOf(buffer: Buffer, length: number): string {
   return createHash('sha1').update(buffer.subarray(0, length)).digest('hex');
 }

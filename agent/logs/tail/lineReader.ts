@@ -10,6 +10,7 @@
  */
 import type { RawLine } from '../logLine.js';
 import { readAt } from './fileIo.js';
+import { FINGERPRINT_BYTES } from './fingerprint.js';
 
 export interface ReadStep {
   /** Bytes of the lines given out by this step. */
@@ -29,6 +30,13 @@ export class LineReader {
   /** Copies of the start of a line longer than the buffer, in order. */
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /**
+   * The file's first bytes as this reader read them (when it started at 0): the fingerprint
+   * is made from them, so that it describes the bytes lines were cut from, and not what a
+   * later look at a file truncated meanwhile would find.
+   */
+  private readonly head: Buffer | undefined;
+  private headLength = 0;
 
   constructor(
     readonly fd: number,
@@ -37,6 +45,12 @@ export class LineReader {
   ) {
     this.nextRead = offset;
     this.lineStart = offset;
+    this.head = offset === 0 ? Buffer.alloc(FINGERPRINT_BYTES) : undefined;
+  }
+
+  /** The first bytes of the file as read, when this reader started at 0. */
+  readHead(): Buffer | undefined {
+    return this.head?.subarray(0, this.headLength);
   }
 
   /** Offset just past the last line (or piece) given out. */
@@ -59,6 +73,13 @@ export class LineReader {
     const wanted = Math.min(buffer.length, Math.max(budgetBytes + MIN_READ_BYTES, MIN_READ_BYTES));
     const length = await readAt(this.fd, buffer, wanted, base);
     if (length === 0) return { emittedBytes: 0, atEnd: true };
+    if (this.head && base <= this.headLength && this.headLength < FINGERPRINT_BYTES) {
+      const to = Math.min(length, FINGERPRINT_BYTES - base);
+      if (to > this.headLength - base) {
+        buffer.copy(this.head, this.headLength, this.headLength - base, to);
+        this.headLength = base + to;
+      }
+    }
     const view = length === buffer.length ? buffer : buffer.subarray(0, length);
     let start = 0;
     let emitted = 0;
