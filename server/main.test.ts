@@ -38,7 +38,9 @@ describe('startServer', () => {
     expect(outcomes.map((o) => [o.name, o.outcome])).toEqual([
       ['api', 'done'],
       ['consumer', 'done'],
+      ['log consumer', 'done'],
       ['sink', 'done'],
+      ['log sink', 'done'],
       ['database', 'done'],
       ['producer', 'done'],
     ]);
