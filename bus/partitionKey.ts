@@ -1,4 +1,4 @@
-import type { MetricEnvelope } from '../core/envelope.js';
+import type { LogEnvelope, MetricEnvelope } from '../core/envelope.js';
 
 /**
  * The Kafka key of a metric envelope: its tenant and the host it was measured on.
@@ -13,4 +13,18 @@ import type { MetricEnvelope } from '../core/envelope.js';
 export function metricKey(envelope: MetricEnvelope): string {
   const host = envelope.metric.dimensions['hostname'];
   return host !== undefined ? `${envelope.meta.tenantId}/${host}` : `${envelope.meta.tenantId}//${envelope.metric.name}`;
+}
+
+/**
+ * The Kafka key of a log envelope: its tenant, host, pod and container. A container's
+ * lines keep their order on one partition, while one busy node's logs spread over the
+ * partitions by container instead of loading one (a node writes far more log bytes than
+ * metric bytes). Logs without pod dimensions (posted through the API) are keyed by
+ * tenant and host.
+ */
+export function logKey(envelope: LogEnvelope): string {
+  const d = envelope.log.dimensions;
+  const host = d['hostname'] ?? '';
+  const pod = d['pod_name'];
+  return pod === undefined ? `${envelope.meta.tenantId}/${host}` : `${envelope.meta.tenantId}/${host}/${d['namespace'] ?? ''}/${pod}/${d['container_name'] ?? ''}`;
 }

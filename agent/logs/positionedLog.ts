@@ -2,6 +2,7 @@ import type { Codec } from '../../core/codec.js';
 import { logCodec } from '../../core/codec.js';
 import type { LogEnvelope } from '../../core/envelope.js';
 import { fail } from '../../core/outcome.js';
+import { logKey } from '../../bus/partitionKey.js';
 
 /**
  * A log envelope on its way from a file to the bus, with where its file may be resumed
@@ -23,9 +24,9 @@ export const positionedLogCodec: Codec<PositionedLog> = {
   decode: () => fail('positioned logs are written on the node, never read from the bus'),
 };
 
-/** Partition key: one tenant on one node, as for metrics, so a container's lines keep their order. */
+/** Partition key: the envelope's (see `logKey`), so a container's lines keep their order. */
 export function positionedLogKey(record: PositionedLog): string {
-  return `${record.envelope.meta.tenantId}/${record.envelope.log.dimensions['hostname'] ?? ''}`;
+  return logKey(record.envelope);
 }
 
 /** The disk spill's line form of a positioned log, and back (undefined for a line that does not read back). */

@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { logCodec } from '../../core/codec.js';
 import { logEnvelope, TOPICS, type LogEnvelope, type LogRecord, type Meta } from '../../core/envelope.js';
 import { checkDimensions } from '../../core/validation.js';
+import { logKey } from '../../bus/partitionKey.js';
 import { frame } from '../../bus/wire.js';
 import type { ApiDeps } from './apiDeps.js';
 import { may } from './auth.js';
@@ -27,10 +28,6 @@ const PostQuery = Type.Object({ tenant_id: Str });
 const SearchQuery = Type.Object({ q: Str, dimensions: Str, level: Str, start_time: Str, end_time: Str, limit: Str, offset: Str, tenant_id: Str });
 
 /** The Kafka key of a posted log: its tenant and host, as the agent keys its own. */
-function logKey(envelope: LogEnvelope): string {
-  return `${envelope.meta.tenantId}/${envelope.log.dimensions['hostname'] ?? ''}`;
-}
-
 /** Bytes `JSON.stringify` writes for one UTF-16 code unit (a surrogate half counts half a pair's 4). */
 function encodedBytes(code: number): number {
   if (code === 0x22 || code === 0x5c) return 2;
