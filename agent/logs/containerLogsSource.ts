@@ -9,6 +9,8 @@ import type { PositionedLog } from './positionedLog.js';
 export interface LogTailer {
   poll(maxBytes: number): Promise<readonly TailedChunk[]>;
   commit(fileKey: string, resumeOffset: number): void;
+  /** Writes committed offsets now, if any moved (a poll does it too, when it is due). */
+  flushCheckpoints(): Promise<void>;
 }
 
 export interface TailedChunk {
@@ -94,6 +96,11 @@ export class ContainerLogsSource {
     const furthest = new Map<string, number>();
     for (const record of records) furthest.set(record.fileKey, Math.max(furthest.get(record.fileKey) ?? 0, record.resumeOffset));
     for (const [key, offset] of furthest) this.options.tailer.commit(key, offset);
+  }
+
+  /** Persists the checkpoints the bus's acknowledgements moved, while no reading does it (the queue is full). */
+  persist(): Promise<void> {
+    return this.options.tailer.flushCheckpoints();
   }
 
   private stateOf(key: string, path: string): FileState {

@@ -21,6 +21,9 @@ export interface LogShippingDeps {
   readonly reportStats?: () => void;
 }
 
+/** How often checkpoints are written while the loop is not reading. */
+const CHECKPOINT_EVERY_MS = 1000;
+
 export interface RunningLogShipping {
   stop(): Promise<void>;
 }
@@ -36,6 +39,7 @@ export function startLogShipping(deps: LogShippingDeps): RunningLogShipping {
   const log = deps.logger.child({ component: 'container_logs' });
   const stopping = new AbortController();
   let waiting: PositionedLog[] = [];
+  let persistedAt = Date.now();
 
   const hand = (): void => {
     if (waiting.length === 0) return;
@@ -60,6 +64,11 @@ export function startLogShipping(deps: LogShippingDeps): RunningLogShipping {
         hand();
       }
       const { remaining } = await publisher.flush(started + Math.max(deps.pollIntervalMs, 1000), stopping.signal);
+      // Reading writes the checkpoints when due; while it waits for room, this does.
+      if (read === 0 && Date.now() - persistedAt >= CHECKPOINT_EVERY_MS) {
+        persistedAt = Date.now();
+        await source.persist();
+      }
       counters.set('kansoku_agent_log_queued_records', {}, remaining + waiting.length);
       deps.reportStats?.();
       // A turn that read a full budget goes again at once: the files are ahead of us.
