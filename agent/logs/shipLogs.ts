@@ -73,6 +73,8 @@ export function startLogShipping(deps: LogShippingDeps): RunningLogShipping {
       deps.reportStats?.();
       // A turn that read a full budget goes again at once: the files are ahead of us.
       if (read === 0 || remaining > 0) await sleep(Math.max(0, started + deps.pollIntervalMs - Date.now()), stopping.signal);
+      // Otherwise go again after whatever else is waiting (timers, sockets): never starve the loop.
+      else await new Promise((resolve) => setImmediate(resolve));
   };
   const loop = async (): Promise<void> => {
     while (!stopping.signal.aborted) {
