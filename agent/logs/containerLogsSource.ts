@@ -18,6 +18,8 @@ export interface TailedChunk {
   readonly lines: readonly RawLine[];
   /** The file was rotated away and read to its end: what the parser holds for it is complete. */
   readonly ended: boolean;
+  /** Names the content read, the same in a copytruncate copy as in its original (see FileTailer). */
+  readonly contentId?: string;
 }
 
 /** What the source needs of a parser, one per file. */
@@ -42,6 +44,10 @@ export interface ContainerLogsSourceOptions {
 /** Per file: its parser and what every record of it carries. */
 interface FileState {
   readonly parser: LogParser;
+  /** The content's name, once the tailer has it; else the file's key. */
+  contentId: string | undefined;
+  /** The glob-matched path: the container's, also for a rotated file read after it. */
+  readonly path: string;
   readonly tenantId: string | undefined;
   readonly dimensions: Readonly<Record<string, string>>;
 }
@@ -76,6 +82,7 @@ export class ContainerLogsSource {
         parsed.push(...state.parser.end());
         this.files.delete(chunk.file.key);
       }
+      if (chunk.contentId !== undefined) state.contentId = chunk.contentId;
       this.emit(chunk.file.key, state, parsed, nowMs, out);
     }
     for (const [key, state] of this.files) this.emit(key, state, state.parser.flushDue(nowMs), nowMs, out);
@@ -119,7 +126,7 @@ export class ContainerLogsSource {
     } else {
       dimensions['path'] = path;
     }
-    const state: FileState = { parser: this.options.newParser(), tenantId, dimensions };
+    const state: FileState = { parser: this.options.newParser(), tenantId, dimensions, contentId: undefined, path };
     this.files.set(key, state);
     return state;
   }
@@ -140,7 +147,9 @@ export class ContainerLogsSource {
         message: p.message,
         dimensions,
         timestamp: p.timestampMs ?? nowMs,
-        origin: `${hostname}|${fileKey}|${p.startOffset}${p.piece === undefined ? '' : `.${p.piece}`}`,
+        // Where the line is in the content, not in a file: read again from a copytruncate copy
+        // or after a restart, it gets the same origin, so the same id, and is stored once.
+        origin: `${hostname}|${state.path}|${state.contentId ?? fileKey}|${p.startOffset}${p.piece === undefined ? '' : `.${p.piece}`}`,
         ...(p.level !== undefined ? { level: p.level } : {}),
         ...(p.truncated ? { truncated: true } : {}),
         ...(p.split ? { split: true } : {}),

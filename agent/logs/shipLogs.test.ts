@@ -92,9 +92,9 @@ describe('startLogShipping', () => {
     expect(records[0]?.meta.tenantId).toBe('tenant-shop');
     expect(records[0]?.log.dimensions).toEqual({ hostname: 'node-1', namespace: 'shop', pod_name: 'web-1', container_name: 'nginx', container_id: 'a'.repeat(64), stream: 'stdout' });
     const lastLine = records[records.length - 1]?.log.origin ?? '';
-    expect(lastLine.startsWith('node-1|f1|')).toBe(true);
+    expect(lastLine.startsWith(`node-1|${CONTAINER}|f1|`)).toBe(true);
     // The furthest checkpoint is the end of the last published line, not further.
-    const lastStart = Number(lastLine.split('|')[2]);
+    const lastStart = Number(lastLine.split('|')[3]);
     expect(Math.max(...tailer.commits)).toBe(lastStart + `2026-11-26T06:00:00.000000000Z stdout F ${records[records.length - 1]?.log.message ?? ''}`.length + 1);
   });
 

@@ -50,6 +50,12 @@ export interface TailChunk {
   readonly lines: readonly RawLine[];
   /** The file was rotated away and is read to its end: the consumer flushes what it holds for it. */
   readonly ended: boolean;
+  /**
+   * Names the content being read, the same in a copytruncate copy as in the file it copied
+   * and across restarts: record ids built on it and an offset come out the same however
+   * the bytes are read again. Absent until the file's first line is complete.
+   */
+  readonly contentId?: string;
 }
 
 export interface TailStats {
@@ -883,7 +889,8 @@ export class FileTailer {
       if (f.lines.length === 0 && !f.ended) continue;
       for (const line of f.lines) this.counts.bytesRead += line.endOffset - line.startOffset;
       this.counts.linesRead += f.lines.length;
-      chunks.push({ file: f.file, lines: f.lines, ended: f.ended });
+      const contentId = f.fingerprint.head;
+      chunks.push(contentId === undefined ? { file: f.file, lines: f.lines, ended: f.ended } : { file: f.file, lines: f.lines, ended: f.ended, contentId });
       f.lines = [];
       f.ended = false;
     }

@@ -13,14 +13,27 @@ export interface Fingerprint {
   /** SHA-1 of the first `bytes` bytes, hex. */
   readonly sha1: string;
   readonly bytes: number;
+  /**
+   * SHA-1 of the file's first line (its `\n` included), or of all FINGERPRINT_BYTES when no
+   * line ends in them; absent while neither is there. Unlike `sha1` it is final as soon as
+   * it exists, and a copytruncate copy has the same one as the file it copied: it names
+   * the content, whatever file holds it (see `TailChunk.contentId`).
+   */
+  readonly head?: string;
 }
 
 export const EMPTY_FINGERPRINT: Fingerprint = { sha1: hashOf(Buffer.alloc(0), 0), bytes: 0 };
 
 /** The fingerprint of bytes in hand (the first bytes of a file, as read). */
 export function fingerprintOfBytes(bytes: Buffer): Fingerprint {
-  const length = Math.min(bytes.length, FINGERPRINT_BYTES);
-  return { sha1: hashOf(bytes, length), bytes: length };
+  return printOf(bytes, Math.min(bytes.length, FINGERPRINT_BYTES));
+}
+
+function printOf(buffer: Buffer, length: number): Fingerprint {
+  const newline = buffer.subarray(0, length).indexOf(0x0a);
+  const headLength = newline !== -1 ? newline + 1 : length === FINGERPRINT_BYTES ? length : 0;
+  const print = { sha1: hashOf(buffer, length), bytes: length };
+  return headLength > 0 ? { ...print, head: hashOf(buffer, headLength) } : print;
 }
 
 function hashOf(buffer: Buffer, length: number): string {
@@ -38,7 +51,7 @@ export async function checkFingerprint(
   scratch: Buffer,
 ): Promise<{ readonly matches: boolean; readonly current: Fingerprint }> {
   const length = await readAt(fd, scratch, FINGERPRINT_BYTES, 0);
-  const current: Fingerprint = { sha1: hashOf(scratch, length), bytes: length };
+  const current = printOf(scratch, length);
   if (length < expected.bytes) return { matches: false, current };
   const matches = length === expected.bytes ? current.sha1 === expected.sha1 : hashOf(scratch, expected.bytes) === expected.sha1;
   return { matches, current };
