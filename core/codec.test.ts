@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { logCodec, metricCodec } from './codec.js';
-import type { MetricEnvelope } from './envelope.js';
+import type { LogEnvelope, MetricEnvelope } from './envelope.js';
 
 const good: MetricEnvelope = {
   metric: { name: 'container.cpu.total_time_sec', dimensions: { namespace: 'ns', pod_name: 'p' }, timestamp: 1700000000123, value: 12.5, value_meta: null },
@@ -57,5 +57,44 @@ describe('logCodec', () => {
 
   it('refuses a log without a message', () => {
     expect(logCodec.decode(JSON.stringify({ log: {}, meta: { tenantId: 't', region: 'r' }, creation_time: 1 })).ok).toBe(false);
+  });
+});
+
+describe('logCodec.encode', () => {
+  const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+  const envelope = fc.record({
+    log: fc.record(
+      {
+        message: fc.string({ unit: 'binary' }),
+        dimensions: fc.dictionary(fc.string(), fc.string({ unit: 'binary' })),
+        timestamp: optional(fc.integer()),
+        level: optional(fc.constantFrom('error', 'warn', 'info')),
+        origin: optional(fc.string()),
+        truncated: optional(fc.boolean()),
+        split: optional(fc.boolean()),
+        parse_error: optional(fc.string({ unit: 'binary' })),
+      },
+      { requiredKeys: ['message', 'dimensions'] },
+    ),
+    meta: fc.record({ tenantId: fc.string({ minLength: 1 }), region: fc.string() }),
+    creation_time: fc.integer(),
+  });
+
+  it('gives the value JSON.stringify gives, whatever the envelope holds', () => {
+    fc.assert(
+      fc.property(envelope, (e) => {
+        expect(JSON.parse(logCodec.encode(e as LogEnvelope))).toEqual(JSON.parse(JSON.stringify(e)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reuses the JSON of dimensions and meta shared by many records', () => {
+    const dimensions = { pod_name: 'web-1', namespace: 'shop' };
+    const meta = { tenantId: 'shop', region: 'r' };
+    const a = logCodec.encode({ log: { message: 'a "quoted"\nline', dimensions, timestamp: 1 }, meta, creation_time: 0 });
+    const b = logCodec.encode({ log: { message: 'b', dimensions }, meta, creation_time: 0 });
+    expect(JSON.parse(a)).toEqual({ log: { message: 'a "quoted"\nline', dimensions, timestamp: 1 }, meta, creation_time: 0 });
+    expect(JSON.parse(b)).toEqual({ log: { message: 'b', dimensions }, meta, creation_time: 0 });
   });
 });

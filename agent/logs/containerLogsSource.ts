@@ -1,8 +1,8 @@
 import type { Counters } from '../../core/counters.js';
-import { logEnvelope, type LogRecord } from '../../core/envelope.js';
+import { logEnvelope, type LogRecord, type Meta } from '../../core/envelope.js';
 import { tenantOf, type TenantMapping } from '../../core/tenant.js';
 import { containerFileInfo } from './containerFile.js';
-import type { ParsedLog, RawLine } from './logLine.js';
+import type { LogStream, ParsedLog, RawLine } from './logLine.js';
 import type { PositionedLog } from './positionedLog.js';
 
 /** What the source needs of the tailer: chunks of new lines per file, and where a file may resume. */
@@ -48,6 +48,9 @@ interface FileState {
   contentId: string | undefined;
   /** The glob-matched path: the container's, also for a rotated file read after it. */
   readonly path: string;
+  /** One dimensions object per stream and one meta per file, shared by their records (the codec encodes each once). */
+  readonly byStream: Partial<Record<LogStream, Readonly<Record<string, string>>>>;
+  meta: Meta | undefined;
   readonly tenantId: string | undefined;
   readonly dimensions: Readonly<Record<string, string>>;
 }
@@ -126,7 +129,7 @@ export class ContainerLogsSource {
     } else {
       dimensions['path'] = path;
     }
-    const state: FileState = { parser: this.options.newParser(), tenantId, dimensions, contentId: undefined, path };
+    const state: FileState = { parser: this.options.newParser(), tenantId, dimensions, contentId: undefined, path, byStream: {}, meta: undefined };
     this.files.set(key, state);
     return state;
   }
@@ -139,10 +142,10 @@ export class ContainerLogsSource {
       this.options.tailer.commit(fileKey, (parsed[parsed.length - 1] as ParsedLog).resumeOffset);
       return;
     }
-    const meta = { tenantId: state.tenantId, region };
+    const meta = (state.meta ??= { tenantId: state.tenantId, region });
     let parseErrors = 0;
     for (const p of parsed) {
-      const dimensions = p.stream === undefined ? state.dimensions : { ...state.dimensions, stream: p.stream };
+      const dimensions = p.stream === undefined ? state.dimensions : (state.byStream[p.stream] ??= { ...state.dimensions, stream: p.stream });
       const log: LogRecord = {
         message: p.message,
         dimensions,

@@ -172,7 +172,15 @@ describe('container logs under rotation, crashes and a Kafka outage → Elastics
     const seqs = await storedSequence(pod);
     const seen = new Set(seqs);
     let lost = 0;
-    for (let seq = 0; seq < written; seq++) if (!seen.has(seq)) lost++;
+    const lostRanges: string[] = [];
+    for (let seq = 0; seq < written; seq++) {
+      if (seen.has(seq)) continue;
+      lost++;
+      const last = lostRanges[lostRanges.length - 1];
+      if (last !== undefined && last.endsWith(`-${seq - 1}`)) lostRanges[lostRanges.length - 1] = `${last.slice(0, last.lastIndexOf('-'))}-${seq}`;
+      else lostRanges.push(`${seq}-${seq}`);
+    }
+    if (lost > 0) process.stdout.write(`rotation ${rotation}: lost line ranges ${lostRanges.slice(0, 20).join(' ')}\n`);
     const duplicatesDelivered = counterValue(await readSelfMetrics(serverUrl), 'kansoku_server_log_duplicates_total');
     await agent.stop();
     const run = { written, found, duplicatesDelivered, lost, storedTwice: seqs.length - seen.size };
