@@ -103,6 +103,7 @@ function linesTailer(budgetBytes: number): LogTailer {
       return [{ file: { key, path }, lines, ended: false }];
     },
     commit: () => undefined,
+    flushCheckpoints: () => Promise.resolve(),
   };
 }
 
