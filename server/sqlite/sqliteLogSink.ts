@@ -1,9 +1,10 @@
 import type { LogEnvelope } from '../../core/envelope.js';
 import { logRecordId } from '../../core/logRecordId.js';
 import { dimensionsKey } from '../../core/seriesKey.js';
-import { delivered, retryable, type DeliveryOutcome } from '../../core/outcome.js';
+import type { DeliveryOutcome } from '../../core/outcome.js';
 import type { Health, Sink } from '../../core/pipeline.js';
 import type { SqliteDatabase } from './database.js';
+import { deliverInTransaction, sqliteHealth } from './sqliteDelivery.js';
 import { indexedWords } from './logFts.js';
 
 /** What `logs.marks` holds: the record's optional marks, as JSON, or NULL when it has none. */
@@ -79,24 +80,15 @@ export class SqliteLogSink implements Sink<LogEnvelope> {
   }
 
   deliver(batch: readonly LogEnvelope[]): Promise<DeliveryOutcome<LogEnvelope>> {
-    try {
-      this.writeBatch(batch);
-      return Promise.resolve(delivered);
-    } catch (error) {
-      // The rollback took back any stream this batch created, and its id may go to another.
-      this.streamIds.clear();
-      // SQLITE_BUSY/FULL/IOERR: the batch is whole or absent (one transaction), so retrying is safe.
-      return Promise.resolve(retryable(`sqlite: ${(error as Error).message}`, 500));
-    }
+    return deliverInTransaction(
+      () => this.writeBatch(batch),
+      // The rollback took back any row this batch created, and its id may go to another: forget them all.
+      () => this.streamIds.clear(),
+    );
   }
 
   health(): Promise<Health> {
-    try {
-      this.db.prepare('SELECT 1').get();
-      return Promise.resolve({ healthy: true });
-    } catch (error) {
-      return Promise.resolve({ healthy: false, reason: (error as Error).message });
-    }
+    return sqliteHealth(this.db);
   }
 
   close(): Promise<void> {

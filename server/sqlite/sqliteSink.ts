@@ -1,7 +1,8 @@
 import type { Metric, MetricEnvelope } from '../../core/envelope.js';
-import { delivered, retryable, type DeliveryOutcome } from '../../core/outcome.js';
+import type { DeliveryOutcome } from '../../core/outcome.js';
 import type { Health, Sink } from '../../core/pipeline.js';
 import { dimensionsKey } from '../../core/seriesKey.js';
+import { deliverInTransaction, sqliteHealth } from './sqliteDelivery.js';
 import type { SqliteDatabase } from './database.js';
 
 /** Points per multi-row INSERT; the gain over one row per statement levels off from about 50. */
@@ -116,25 +117,15 @@ export class SqliteSink implements Sink<MetricEnvelope> {
   }
 
   deliver(batch: readonly MetricEnvelope[]): Promise<DeliveryOutcome<MetricEnvelope>> {
-    try {
-      this.writeBatch(batch);
-      return Promise.resolve(delivered);
-    } catch (error) {
-      // The rollback took back any series this batch created, and their ids may be handed
-      // out again to other series: forget every cached id rather than find which.
-      this.seriesIds.clear();
-      // SQLITE_BUSY/FULL/IOERR pass: the batch is whole or absent (one transaction), so retrying is safe.
-      return Promise.resolve(retryable(`sqlite: ${(error as Error).message}`, 500));
-    }
+    return deliverInTransaction(
+      () => this.writeBatch(batch),
+      // The rollback took back any row this batch created, and its id may go to another: forget them all.
+      () => this.seriesIds.clear(),
+    );
   }
 
   health(): Promise<Health> {
-    try {
-      this.db.prepare('SELECT 1').get();
-      return Promise.resolve({ healthy: true });
-    } catch (error) {
-      return Promise.resolve({ healthy: false, reason: (error as Error).message });
-    }
+    return sqliteHealth(this.db);
   }
 
   close(): Promise<void> {
