@@ -53,6 +53,10 @@ interface FileState {
   meta: Meta | undefined;
   readonly tenantId: string | undefined;
   readonly dimensions: Readonly<Record<string, string>>;
+  /** The parser's clock: it moves only while the file is at its end (see `read`). */
+  clockMs: number;
+  /** The last poll gave the file no lines. */
+  quiet: boolean;
 }
 
 const LABELS = { source: 'container_logs' };
@@ -77,10 +81,19 @@ export class ContainerLogsSource {
     const { tailer, counters } = this.options;
     const nowMs = this.options.now();
     const out: PositionedLog[] = [];
+    const polled = new Set<string>();
     for (const chunk of await tailer.poll(maxBytes)) {
       const state = this.stateOf(chunk.file.key, chunk.file.path);
       counters.add('kansoku_agent_log_lines_total', LABELS, chunk.lines.length);
-      const parsed = chunk.lines.length > 0 ? state.parser.push(chunk.lines, nowMs) : [];
+      if (chunk.lines.length > 0) {
+        polled.add(chunk.file.key);
+        // The multiline timeout is for a file gone quiet, not for one the agent is behind
+        // on: while a file has lines waiting, its clock stands still, so a stack trace cut
+        // by a read budget is not sent in pieces because the bus was slow in between.
+        if (state.quiet) state.clockMs = nowMs;
+        state.quiet = false;
+      }
+      const parsed = chunk.lines.length > 0 ? state.parser.push(chunk.lines, state.clockMs) : [];
       if (chunk.ended) {
         parsed.push(...state.parser.end());
         this.files.delete(chunk.file.key);
@@ -88,7 +101,15 @@ export class ContainerLogsSource {
       if (chunk.contentId !== undefined) state.contentId = chunk.contentId;
       this.emit(chunk.file.key, state, parsed, nowMs, out);
     }
-    for (const [key, state] of this.files) this.emit(key, state, state.parser.flushDue(nowMs), nowMs, out);
+    for (const [key, state] of this.files) {
+      if (polled.has(key)) continue;
+      // Nothing new this poll: every file with lines gets some each poll, so this one is at its end.
+      if (!state.quiet) {
+        state.quiet = true;
+        state.clockMs = nowMs;
+      }
+      this.emit(key, state, state.parser.flushDue(nowMs), nowMs, out);
+    }
     return out;
   }
 
@@ -129,7 +150,7 @@ export class ContainerLogsSource {
     } else {
       dimensions['path'] = path;
     }
-    const state: FileState = { parser: this.options.newParser(), tenantId, dimensions, contentId: undefined, path, byStream: {}, meta: undefined };
+    const state: FileState = { parser: this.options.newParser(), tenantId, dimensions, contentId: undefined, path, byStream: {}, meta: undefined, clockMs: this.options.now(), quiet: true };
     this.files.set(key, state);
     return state;
   }
