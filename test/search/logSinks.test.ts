@@ -20,6 +20,7 @@ import { OpensearchLogStore } from '../../server/search/opensearchLogStore.js';
 import { OpensearchSink } from '../../server/search/opensearchSink.js';
 import { logEnvelope, logSinkContract } from '../../server/logSinkContract.testkit.js';
 import { startElasticsearch, startOpensearch, type RunningSearchEngine } from './searchEngine.js';
+import { eventually } from '../support/kansokuProcess.js';
 
 const ENGINES = [
   { kind: 'elasticsearch', start: startElasticsearch, Sink: ElasticsearchSink, Store: ElasticsearchLogStore },
@@ -150,7 +151,14 @@ for (const { kind, start, Sink, Store } of ENGINES) {
       if (kind === 'elasticsearch') {
         expect((await call(engine.url, 'GET', `/${backing}/_ilm/explain`)).json).toMatchObject({ indices: { [backing]: { managed: true, policy: names.template_name } } });
       } else {
-        expect(JSON.stringify((await call(engine.url, 'GET', `/_plugins/_ism/explain/${backing}`)).json)).toContain(`policy_id":"${names.template_name}"`);
+        // ISM registers a new index with its policy in the background, a moment after the index is made.
+        const explain = await eventually(
+          async () => JSON.stringify((await call(engine.url, 'GET', `/_plugins/_ism/explain/${backing}`)).json),
+          (text) => text.includes(`policy_id":"${names.template_name}"`),
+          30_000,
+          500,
+        );
+        expect(explain).toContain(`policy_id":"${names.template_name}"`);
       }
     });
 
