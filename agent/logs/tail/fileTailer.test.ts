@@ -250,6 +250,26 @@ describe('FileTailer: rotation', () => {
     expect(texts(got.filter((c) => c.file.key !== key))).toEqual(['new-1 is long', 'new-2 is long']);
   });
 
+  it.each([
+    ['holding a later generation', lines('c1')],
+    ['empty again', ''],
+  ])('copytruncate, twice between two polls, of a file followed while empty, now %s', async (_, last) => {
+    const path = join(logs, 'app.log');
+    writeFileSync(path, '');
+    const t = await tailer();
+    expect(await pollAll(t)).toEqual([]);
+    await new Promise((done) => setTimeout(done, 20)); // a later mtime than the one we saw
+    appendFileSync(path, lines('a1', 'a2'));
+    copyFileSync(path, `${path}.1`);
+    truncateSync(path, 0);
+    appendFileSync(path, lines('b1'));
+    copyFileSync(path, `${path}.2`);
+    truncateSync(path, 0);
+    if (last !== '') appendFileSync(path, last);
+    const got = [...(await pollAll(t)), ...(await afterRotateWait(t))];
+    expect(texts(got).sort()).toEqual(['a1', 'a2', 'b1', ...(last === '' ? [] : ['c1'])]);
+  });
+
   it('plain truncation: counted, read again from 0', async () => {
     const path = join(logs, 'app.log');
     writeFileSync(path, lines('1', '2'));

@@ -15,7 +15,9 @@
  *     we read or whose first bytes changed was truncated. When a rotated sibling with our
  *     fingerprint and at least our offset exists (copytruncate), the lines read this poll are
  *     dropped and reading continues in the copy from the last verified offset, under the
- *     same key; the truncated file is then read from 0 under a new key;
+ *     same key; the truncated file is then read from 0 under a new key. A live file that
+ *     changed while its fingerprint was still empty may have been copied and truncated any
+ *     number of times unseen: its directory is searched for rotated siblings as well;
  *  4. closes the rotated files that are read and quiet, and writes checkpoints when due.
  *
  * Offsets given to `commit` are persisted, never offsets merely read, so a restart may give
@@ -683,6 +685,7 @@ export class FileTailer {
       if (f.phase !== 'active' || !f.reader || !(f.changed || f.shrunk || f.lines.length > 0)) continue;
       // What the file must still begin with: the bytes we read, when we read them from its start.
       let expected = f.fingerprint;
+      const previousBytes = f.fingerprint.bytes;
       let consistent = true;
       const head = f.reader.readHead();
       if (head && head.length > expected.bytes) {
@@ -709,7 +712,13 @@ export class FileTailer {
         this.dirty = true;
       }
       f.verifiedOffset = f.reader.emittedOffset;
+      // With nothing verified before, a change cannot be told from a truncation: the file may
+      // have gone through whole generations since it was empty, copied and truncated between two
+      // polls. Their copies are unknown siblings (once the print above is set, a copy of what
+      // we just read is recognised as the live file's and left to the truncation).
+      const unverified = f.changed && previousBytes === 0;
       f.changed = false;
+      if (unverified) await this.scanSiblings(dirname(f.file.realPath), f.baseName, f.file.path);
     }
   }
 
