@@ -270,6 +270,20 @@ describe('FileTailer: rotation', () => {
     expect(texts(got).sort()).toEqual(['a1', 'a2', 'b1', ...(last === '' ? [] : ['c1'])]);
   });
 
+  it('rename + create: a generation created and rotated while the path was missing, between two polls', async () => {
+    const path = join(logs, 'app.log');
+    writeFileSync(path, lines('a1'));
+    const t = await tailer();
+    expect(texts(await pollAll(t))).toEqual(['a1']);
+    renameSync(path, `${path}.1`); // seen between the rename and the create: the path is missing
+    const got = await pollAll(t);
+    writeFileSync(path, lines('b1', 'b2'));
+    renameSync(path, `${path}.2`);
+    writeFileSync(path, lines('c1'));
+    got.push(...(await pollAll(t)), ...(await afterRotateWait(t)));
+    expect(texts(got).sort()).toEqual(['b1', 'b2', 'c1']);
+  });
+
   it('plain truncation: counted, read again from 0', async () => {
     const path = join(logs, 'app.log');
     writeFileSync(path, lines('1', '2'));
@@ -301,6 +315,24 @@ describe('FileTailer: checkpoints', () => {
     const again = await pollAll(second);
     expect(texts(again)).toEqual(['3', '4']);
     expect(again[0]?.file.key).toBe(key);
+  });
+
+  it('after a crash, finds the files rotated while it was down even when its first look finds the path missing', async () => {
+    const path = join(logs, 'app.log');
+    writeFileSync(path, lines('a1'));
+    const first = await tailer();
+    const chunks = await pollAll(first);
+    first.commit(chunks[0]!.file.key, (chunks[0]!.lines[0] as RawLine).endOffset);
+    await first.flushCheckpoints();
+    tailers.splice(tailers.indexOf(first), 1); // crashed: never closed
+    renameSync(path, `${path}.1`);
+    writeFileSync(path, lines('b1', 'b2'));
+    renameSync(path, `${path}.2`); // the path is missing at the restart
+    const second = await tailer();
+    const got = await pollAll(second);
+    writeFileSync(path, lines('c1'));
+    got.push(...(await pollAll(second)), ...(await afterRotateWait(second)));
+    expect(texts(got).sort()).toEqual(['b1', 'b2', 'c1']);
   });
 
   it('commits persist at most every interval and at close', async () => {

@@ -9,7 +9,9 @@
  *     descriptor until it has been quiet for `rotateWaitMs`, then its incomplete last line
  *     is given out and it is closed. Its directory is searched for rotated siblings
  *     (`<name>.<suffix>`, not compressed) we never saw, so that a file created and rotated
- *     between two polls is read as well;
+ *     between two polls is read as well; so is the directory of a file newly found at a path
+ *     (the path was missing between a rename and the create, maybe several times) and, after
+ *     a restart, that of every checkpointed file;
  *  2. reads new lines round-robin across the open files within the byte budget;
  *  3. checks the fingerprint of each live file that changed: a file that shrank below what
  *     we read or whose first bytes changed was truncated. When a rotated sibling with our
@@ -296,10 +298,11 @@ export class FileTailer {
     const discoveryWallMs = Date.now();
     const paths = await expandGlob(this.options.include);
     const seen = new Set<string>();
-    const scans = new Map<string, Followed>();
-    const scan = (f: Followed): void => {
-      if (this.options.mode === 'follow') scans.set(`${dirname(f.file.realPath)}\0${f.baseName}`, f);
+    const scans = new Map<string, { dir: string; baseName: string; path: string }>();
+    const scanDir = (dir: string, baseName: string, path: string): void => {
+      if (this.options.mode === 'follow') scans.set(`${dir}\0${baseName}`, { dir, baseName, path });
     };
+    const scan = (f: Followed): void => scanDir(dirname(f.file.realPath), f.baseName, f.file.path);
     for (const path of paths) {
       let stats: BigIntStats;
       try {
@@ -322,6 +325,10 @@ export class FileTailer {
       if (this.ignored.get(path) === id) continue;
       this.ignored.delete(path);
       await this.followPath(path, now);
+      // A file newly at the path: the files that were there since we last looked (while the
+      // path was missing, e.g. between a rename and the create) may have been rotated already.
+      const followed = this.byPath.get(path);
+      if (followed && (this.discovered || !this.firstStart)) scan(followed);
     }
     for (const [path, followed] of this.byPath) {
       if (seen.has(path)) continue;
@@ -329,8 +336,13 @@ export class FileTailer {
       scan(followed);
     }
     for (const path of this.ignored.keys()) if (!seen.has(path)) this.ignored.delete(path);
-    if (!this.discovered && !this.firstStart) for (const f of this.byPath.values()) scan(f);
-    for (const f of scans.values()) await this.scanSiblings(dirname(f.file.realPath), f.baseName, f.file.path);
+    if (!this.discovered && !this.firstStart) {
+      // After a restart, files rotated while we were down are siblings of what we followed,
+      // whether or not its path names a file right now.
+      for (const f of this.byPath.values()) scan(f);
+      for (const entry of this.restored.values()) scanDir(dirname(entry.realPath), entry.baseName, entry.path);
+    }
+    for (const s of scans.values()) await this.scanSiblings(s.dir, s.baseName, s.path);
     if (!this.discovered) {
       await this.resumeRestoredElsewhere();
       this.truncatedWhileDown = [];
