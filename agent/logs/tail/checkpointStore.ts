@@ -100,7 +100,9 @@ function parseEntry(key: string, value: unknown): CheckpointEntry | undefined {
   if (typeof path !== 'string' || typeof realPath !== 'string' || typeof baseName !== 'string') return undefined;
   if (typeof dev !== 'string' || !/^\d+$/.test(dev) || typeof ino !== 'string' || !/^\d+$/.test(ino)) return undefined;
   if (!isFingerprint(fingerprint)) return undefined;
-  return { key, offset, path, realPath, baseName, dev, ino, fingerprint: { sha1: fingerprint.sha1, bytes: fingerprint.bytes } };
+  // `head` names the content in record ids: a resumed file must keep the one it had, or its lines read again get new ids.
+  const head = (fingerprint as { head?: unknown }).head;
+  return { key, offset, path, realPath, baseName, dev, ino, fingerprint: typeof head === 'string' ? { sha1: fingerprint.sha1, bytes: fingerprint.bytes, head } : { sha1: fingerprint.sha1, bytes: fingerprint.bytes } };
 }
 
 async function writeAndSync(path: string, text: string): Promise<void> {
