@@ -19,11 +19,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, chown, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../support/kansokuProcess.js';
 import { promisify } from 'node:util';
 
 export type SearchEngineKind = 'elasticsearch' | 'opensearch';
@@ -170,17 +170,6 @@ async function runAsUser(): Promise<RunAs | undefined> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port was assigned');
-  return address.port;
-}
 
 async function chownTree(path: string, owner: RunAs): Promise<void> {
   await chown(path, owner.uid, owner.gid);
