@@ -1,0 +1,166 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Counters } from '../../core/counters.js';
+import { STATS_SUMMARY_COUNTERS, StatsSummarySource, type StatsSummarySourceOptions } from './statsSummarySource.js';
+
+const NOW_MS = 1_700_000_123_456;
+const PAYLOAD = readFileSync(new URL('../../test/fixtures/summary/nri-k8s__k8s-1.25.13-containerd__kubelet_stats_summary.json', import.meta.url), 'utf8');
+const PAYLOAD_MEASUREMENTS = 999; // see statsSummaryMetrics.test.ts
+const TLS = new URL('../../test/fixtures/tls/', import.meta.url);
+const CERT_FILE = new URL('kubelet-test.crt', TLS).pathname;
+const KEY_FILE = new URL('kubelet-test.key', TLS).pathname;
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+const servers: http.Server[] = [];
+const tempDirs: string[] = [];
+afterEach(async () => {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** A kubelet stand-in on 127.0.0.1; returns the summary's URL. */
+async function serve(handler: Handler, tls = false): Promise<string> {
+  const server = tls ? https.createServer({ cert: readFileSync(CERT_FILE), key: readFileSync(KEY_FILE) }, handler) : http.createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return `${tls ? 'https' : 'http'}://127.0.0.1:${port}/stats/summary`;
+}
+
+const serveBody =
+  (body: string): Handler =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  };
+
+function source(url: string, overrides: Partial<StatsSummarySourceOptions> = {}): { source: StatsSummarySource; counters: Counters } {
+  const counters = new Counters();
+  const options: StatsSummarySourceOptions = { url, hostname: 'datagen-1-25', timeoutMs: 5_000, now: () => NOW_MS, counters, ...overrides };
+  return { source: new StatsSummarySource(options), counters };
+}
+
+function tempFile(content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kansoku-summary-'));
+  tempDirs.push(dir);
+  const file = join(dir, 'file');
+  writeFileSync(file, content);
+  return file;
+}
+
+describe('StatsSummarySource: a good payload', () => {
+  it('turns the summary into metrics of the node, its pods and containers, and counts them', async () => {
+    let accept: string | undefined;
+    const url = await serve((req, res) => {
+      accept = req.headers.accept;
+      serveBody(PAYLOAD)(req, res);
+    });
+    const { source: summary, counters } = source(url);
+    const result = await summary.collect();
+    expect(result.errors).toEqual([]);
+    expect(result.records).toHaveLength(PAYLOAD_MEASUREMENTS);
+    expect(accept).toBe('application/json');
+    for (const metric of result.records) expect(metric.dimensions['hostname']).toBe('datagen-1-25');
+    expect(counters.get(STATS_SUMMARY_COUNTERS.measurements, { source: 'stats_summary' })).toBe(PAYLOAD_MEASUREMENTS);
+    expect(counters.total(STATS_SUMMARY_COUNTERS.samplesDropped)).toBe(0);
+  });
+
+  it('sends the bearer token, read again at every scrape, and trusts the CA file over HTTPS', async () => {
+    const seen: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      seen.push(req.headers.authorization);
+      serveBody(PAYLOAD)(req, res);
+    }, true);
+    const token = tempFile('first-token\n');
+    const { source: summary } = source(url, { bearerTokenFile: token, caFile: CERT_FILE });
+    expect((await summary.collect()).records).toHaveLength(PAYLOAD_MEASUREMENTS);
+    writeFileSync(token, 'rotated-token');
+    expect((await summary.collect()).errors).toEqual([]);
+    expect(seen).toEqual(['Bearer first-token', 'Bearer rotated-token']);
+  });
+
+  it('reads a gzipped payload', async () => {
+    const url = await serve((_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(PAYLOAD)));
+    expect((await source(url).source.collect()).records).toHaveLength(PAYLOAD_MEASUREMENTS);
+  });
+});
+
+describe('StatsSummarySource: failures are results, not rejections', () => {
+  const scrapeFailures: { name: string; handler: Handler; overrides?: Partial<StatsSummarySourceOptions>; error: RegExp }[] = [
+    { name: 'an HTTP error status', handler: (_req, res) => res.writeHead(500).end('boom'), error: /HTTP 500$/ },
+    { name: 'a server that never answers', handler: () => undefined, overrides: { timeoutMs: 50 }, error: /timed out after 50 ms$/ },
+    { name: 'a payload over the size cap', handler: serveBody(PAYLOAD), overrides: { maxBodyBytes: 1024 }, error: /larger than 1024 bytes$/ },
+    { name: 'a token file that does not exist', handler: serveBody(PAYLOAD), overrides: { bearerTokenFile: '/nonexistent/token' }, error: /cannot read a credential file: ENOENT/ },
+    { name: 'an untrusted certificate', handler: serveBody(PAYLOAD), overrides: {}, error: /self-signed|certificate/ },
+  ];
+
+  it.each(scrapeFailures)('$name', async ({ name, handler, overrides, error }) => {
+    const url = await serve(handler, name === 'an untrusted certificate');
+    const { source: summary, counters } = source(url, overrides);
+    const result = await summary.collect();
+    expect(result.records).toEqual([]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(error);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.scrapeErrors)).toBe(1);
+  });
+
+  const payloadFailures: { name: string; body: string }[] = [
+    { name: 'a body that is not JSON', body: '<html>502 Bad Gateway</html>' },
+    { name: 'a truncated payload', body: PAYLOAD.slice(0, PAYLOAD.length / 2) },
+    { name: 'NaN literals', body: '{"node":{"cpu":{"usageNanoCores":NaN}},"pods":[]}' },
+    { name: 'an empty body', body: '' },
+  ];
+
+  it.each(payloadFailures)('$name', async ({ body }) => {
+    const url = await serve(serveBody(body));
+    const { source: summary, counters } = source(url);
+    const result = await summary.collect();
+    expect(result.records).toEqual([]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(/the body is not JSON/);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.payloadErrors)).toBe(1);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.scrapeErrors)).toBe(0);
+  });
+
+  it('a payload with wrong types keeps the good rest and counts the rest', async () => {
+    const payload = JSON.parse(PAYLOAD) as { node: Record<string, unknown>; pods: unknown[] };
+    payload.node['cpu'] = { usageCoreNanoSeconds: 'NaN', usageNanoCores: -5 };
+    payload.node['fs'] = 'full';
+    payload.pods.push(42, { podRef: {} });
+    const url = await serve(serveBody(JSON.stringify(payload)));
+    const { source: summary, counters } = source(url);
+    const result = await summary.collect();
+    expect(result.records).toHaveLength(PAYLOAD_MEASUREMENTS - 2 - 6);
+    expect(result.errors).toHaveLength(5);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.payloadErrors)).toBe(3);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.samplesDropped, { reason: 'invalid' })).toBe(2);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.measurements, { source: 'stats_summary' })).toBe(PAYLOAD_MEASUREMENTS - 8);
+  });
+
+  it('reports at most 20 error strings, and how many more there were', async () => {
+    const pods = Array.from({ length: 30 }, () => 'x');
+    const url = await serve(serveBody(JSON.stringify({ node: {}, pods })));
+    const result = await source(url).source.collect();
+    expect(result.errors).toHaveLength(21);
+    expect(result.errors[20]).toBe('… and 10 more');
+  });
+
+  it('an aborted collect resolves with the reason', async () => {
+    const url = await serve(() => undefined);
+    const controller = new AbortController();
+    const pending = source(url).source.collect(controller.signal);
+    controller.abort();
+    const result = await pending;
+    expect(result.records).toEqual([]);
+    expect(result.errors[0]).toMatch(/aborted$/);
+  });
+});

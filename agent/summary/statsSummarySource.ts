@@ -1,0 +1,81 @@
+/**
+ * The kubelet's `/stats/summary` as a source of Monasca metrics (node, pod and container
+ * CPU, memory, network, filesystems and volumes). It emits bare metrics: which tenant a
+ * metric belongs to is decided by a later step. A failed scrape or an unreadable payload is
+ * a result with no records and the reason, never a rejection.
+ */
+import type { Counters } from '../../core/counters.js';
+import type { Metric } from '../../core/envelope.js';
+import type { CollectResult, Source } from '../../core/pipeline.js';
+import { keepAliveAgent } from '../kubelet/streamMetricsPage.js';
+import { SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters } from '../sourceCounters.js';
+import { fetchJson } from './fetchJson.js';
+import type { JsonMapResult } from './jsonMapping.js';
+import { mapStatsSummary } from './statsSummaryMetrics.js';
+
+export interface StatsSummarySourceOptions {
+  /** e.g. https://NODE:10250/stats/summary */
+  readonly url: string;
+  /** Read at every scrape, because projected service-account tokens are rotated on disk. */
+  readonly bearerTokenFile?: string;
+  readonly insecureSkipTlsVerify?: boolean;
+  readonly caFile?: string;
+  /** The node's name: the `hostname` dimension. */
+  readonly hostname: string;
+  readonly timeoutMs: number;
+  readonly now: () => number;
+  readonly counters: Counters;
+  /** Payloads larger than this are refused; 16 MiB by default, some 100 times a busy node's summary. */
+  readonly maxBodyBytes?: number;
+}
+
+export const STATS_SUMMARY_COUNTERS = {
+  scrapeErrors: 'kansoku_agent_stats_summary_scrape_errors_total',
+  payloadErrors: 'kansoku_agent_stats_summary_payload_errors_total',
+  samplesDropped: SOURCE_COUNTERS.samplesDropped,
+  measurements: SOURCE_COUNTERS.measurements,
+} as const;
+
+const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Error strings kept per scrape; the counters have the full count. */
+export const MAX_ERRORS_REPORTED = 20;
+
+export class StatsSummarySource implements Source<Metric> {
+  readonly name = 'stats_summary';
+  private readonly connection: ReturnType<typeof keepAliveAgent>;
+
+  constructor(private readonly options: StatsSummarySourceOptions) {
+    this.connection = keepAliveAgent(options.url);
+    const { counters } = options;
+    counters.describe(STATS_SUMMARY_COUNTERS.scrapeErrors, 'Kubelet /stats/summary scrapes that returned no payload (credentials, connection, TLS, HTTP status, timeout, size).');
+    counters.describe(STATS_SUMMARY_COUNTERS.payloadErrors, 'Kubelet /stats/summary payloads, or parts of them, of the wrong shape (not JSON, wrong types).');
+    describeSourceCounters(counters);
+  }
+
+  async collect(signal?: AbortSignal): Promise<CollectResult<Metric>> {
+    const { options } = this;
+    const scrapeTimeMs = options.now();
+    const page = await fetchJson(options.url, { ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES }, this.connection, signal);
+    if (!page.ok) {
+      options.counters.add(page.kind === 'scrape' ? STATS_SUMMARY_COUNTERS.scrapeErrors : STATS_SUMMARY_COUNTERS.payloadErrors);
+      return { records: [], errors: [`scrape of ${options.url} failed: ${page.error}`] };
+    }
+    const mapped = mapStatsSummary(page.value, { hostname: options.hostname, scrapeTimeMs });
+    countMapped(options.counters, this.name, STATS_SUMMARY_COUNTERS.payloadErrors, mapped);
+    return { records: mapped.measurements, errors: capped(mapped.errors, mapped.shapeErrors + mapped.dropped.invalid + mapped.dropped.not_finite) };
+  }
+}
+
+/** Adds a mapping's outcome to the shared source counters and the source's own payload-error counter. */
+export function countMapped(counters: Counters, source: string, payloadErrors: string, mapped: JsonMapResult): void {
+  if (mapped.shapeErrors > 0) counters.add(payloadErrors, {}, mapped.shapeErrors);
+  countSamplesDropped(counters, 'invalid', mapped.dropped.invalid);
+  countSamplesDropped(counters, 'not_finite', mapped.dropped.not_finite);
+  countMeasurements(counters, source, mapped.measurements.length);
+}
+
+/** The first errors, and how many more there were (`total` counts those never described). */
+export function capped(errors: readonly string[], total: number): string[] {
+  const kept = errors.slice(0, MAX_ERRORS_REPORTED);
+  return total > kept.length ? [...kept, `… and ${total - kept.length} more`] : kept;
+}
