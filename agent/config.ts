@@ -1,9 +1,28 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { section, strictObject, telemetrySection } from '../core/config.js';
+import { KubernetesSectionSchema } from './kubernetes/config.js';
+
+/** An HTTP(S) endpoint the agent scrapes, with the pod's ServiceAccount credentials. */
+function endpoint(url: string) {
+  return {
+    enabled: Type.Boolean({ default: false }),
+    url: Type.String({ default: url }),
+    bearer_token_file: Type.Optional(Type.String({ description: 'read at every scrape: projected tokens are rotated on disk' })),
+    ca_file: Type.Optional(Type.String()),
+    insecure_skip_tls_verify: Type.Boolean({ default: false }),
+    timeout_ms: Type.Integer({ minimum: 1, default: 10_000 }),
+  };
+}
 
 /** The `tenants` section: which tenant a namespace's records belong to (the agent maps them). */
 export const TenantsSectionSchema = section(
   {
+    namespace_key: Type.String({
+      minLength: 1,
+      default: 'kansoku.io/tenant',
+      description: "the namespace label (or else annotation) naming its tenant, a Keystone project id say; it comes first, then `map`, then `unmapped`",
+    }),
+    node_tenant: Type.String({ minLength: 1, default: 'local', description: "the tenant of the node's own measurements, which belong to no namespace (the operators' project)" }),
     map: Type.Record(Type.String(), Type.String(), { default: {}, description: 'namespace → tenant id (a Keystone project id, say)' }),
     unmapped: Type.Union([Type.Literal('namespace'), Type.Literal('drop'), strictObject({ tenant: Type.String({ minLength: 1 }) })], {
       default: 'namespace',
@@ -19,16 +38,32 @@ export const AgentSectionSchema = section(
     telemetry: telemetrySection(8071),
     hostname: Type.Optional(Type.String({ minLength: 1, description: 'the node name; defaults to the machine host name' })),
     interval_seconds: Type.Number({ exclusiveMinimum: 0, default: 30 }),
+    kubernetes: KubernetesSectionSchema,
     kubelet: section(
       {
-        enabled: Type.Boolean({ default: false }),
-        url: Type.String({ default: 'https://127.0.0.1:10250/metrics/cadvisor' }),
-        bearer_token_file: Type.Optional(Type.String()),
-        ca_file: Type.Optional(Type.String()),
-        insecure_skip_tls_verify: Type.Boolean({ default: false }),
-        timeout_ms: Type.Integer({ minimum: 1, default: 10_000 }),
+        ...endpoint('https://127.0.0.1:10250/metrics/cadvisor'),
+        format: Type.Union([Type.Literal('protobuf'), Type.Literal('text')], { default: 'protobuf', description: 'the exposition format asked for; a kubelet that answers the other one is read as well' }),
       },
       "the kubelet's /metrics/cadvisor",
+    ),
+    summary: section(endpoint('https://127.0.0.1:10250/stats/summary'), "the kubelet's /stats/summary (node, pod and volume figures, for clusters that restrict /metrics/cadvisor)"),
+    cadvisor: section(endpoint('http://127.0.0.1:8080/api/v2.0/stats?type=docker&recursive=true&count=1'), "a standalone cAdvisor's REST API"),
+    rates: section(
+      {
+        enabled: Type.Boolean({ default: true, description: 'emit per-second rates and percentages of limits alongside the cumulative values' }),
+        stale_after_seconds: Type.Integer({ minimum: 1, default: 300, description: 'a series unseen this long starts again (its next value gives no rate)' }),
+        max_series: Type.Integer({ minimum: 1, default: 500_000, description: 'counters remembered at most; the oldest go first, counted' }),
+      },
+      'rates of the cumulative counters',
+    ),
+    cardinality: section(
+      {
+        max_series_per_tenant: Type.Integer({ minimum: 1, default: 20_000, description: 'distinct series one tenant may have on this node; more are dropped, counted' }),
+        max_series_total: Type.Integer({ minimum: 1, default: 200_000, description: 'distinct series on this node, all tenants' }),
+        window_seconds: Type.Integer({ minimum: 1, default: 600, description: 'a series unseen this long no longer counts' }),
+        log_every_seconds: Type.Integer({ minimum: 1, default: 60, description: 'a tenant over its cap is named in the log at most this often' }),
+      },
+      'the cap on distinct series per tenant and per node',
     ),
     cgroup: section(
       {

@@ -3,18 +3,28 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Counters } from '../core/counters.js';
 import { metricCodec } from '../core/codec.js';
-import type { MetricEnvelope } from '../core/envelope.js';
+import type { Metric, MetricEnvelope } from '../core/envelope.js';
 import type { BusProducer, Source } from '../core/pipeline.js';
 import { sleep } from '../core/backoff.js';
-import type { TenantMapping } from '../core/tenant.js';
 import { metricKey } from '../bus/partitionKey.js';
 import { Publisher } from '../bus/publisher.js';
 import { DiskSpill } from '../bus/spill/diskSpill.js';
 import type { WireFormat } from '../bus/wire.js';
 import { CgroupSource } from './cgroup/cgroupSource.js';
-import { collectOnce, type CycleResult } from './collect.js';
-import type { AgentSection } from './config.js';
+import { collectOnce, type MetricSource } from './collect.js';
+import type { AgentSection, TenantsSection } from './config.js';
+import { CardinalityGuard } from './cardinality/cardinalityGuard.js';
+import { enrichWithPodMetadata } from './enrich/enrichWithPodMetadata.js';
+import { kubeConfigOf } from './kubernetes/config.js';
+import { KubernetesInformers } from './kubernetes/informers.js';
+import { TenantResolver } from './kubernetes/tenancy.js';
+import { RateDeriver } from './rates/deriveRates.js';
+import type { PodMetadataEnrichment } from './enrich/enrichWithPodMetadata.js';
+import { processCycle, type MetricSteps } from './metricSteps.js';
 import { KubeletSource } from './kubelet/kubeletSource.js';
+import type { EndpointOptions } from './kubelet/endpoint.js';
+import { StatsSummarySource } from './summary/statsSummarySource.js';
+import { CadvisorApiSource } from './cadvisor/cadvisorApiSource.js';
 import { ContainerLogsSource } from './logs/containerLogsSource.js';
 import { LogFileParser } from './logs/parse/logFileParser.js';
 import { deserializePositionedLog, positionedLogCodec, positionedLogKey, serializePositionedLog, type PositionedLog } from './logs/positionedLog.js';
@@ -23,45 +33,102 @@ import { FileTailer } from './logs/tail/fileTailer.js';
 
 /** What the sources need besides the agent's own section: shared values the CLI passes on. */
 export interface SourceContext {
-  readonly region: string;
-  readonly tenants: TenantMapping;
+  /** The tenant of the node's own measurements, which belong to no namespace. */
+  readonly nodeTenant: string;
   readonly counters: Counters;
   readonly now: () => number;
 }
 
+/** An HTTP(S) endpoint section of the agent's config, as the sources take it. */
+function endpointOptions(e: Readonly<AgentSection['kubelet']> | Readonly<AgentSection['summary']> | Readonly<AgentSection['cadvisor']>): EndpointOptions {
+  return {
+    url: e.url,
+    ...(e.bearer_token_file ? { bearerTokenFile: e.bearer_token_file } : {}),
+    ...(e.ca_file ? { caFile: e.ca_file } : {}),
+    insecureSkipTlsVerify: e.insecure_skip_tls_verify,
+    timeoutMs: e.timeout_ms,
+  };
+}
+
 /** The sources the agent's section turns on. */
-export function buildSources(agent: Readonly<AgentSection>, context: SourceContext): Source<MetricEnvelope>[] {
-  const { region, tenants, counters, now } = context;
+export function buildSources(agent: Readonly<AgentSection>, context: SourceContext): MetricSource[] {
+  const { nodeTenant, counters, now } = context;
   const hostname = agent.hostname ?? osHostname();
-  const sources: Source<MetricEnvelope>[] = [];
-  if (agent.kubelet.enabled) {
-    const k = agent.kubelet;
-    sources.push(
-      new KubeletSource({
-        url: k.url,
-        ...(k.bearer_token_file ? { bearerTokenFile: k.bearer_token_file } : {}),
-        ...(k.ca_file ? { caFile: k.ca_file } : {}),
-        insecureSkipTlsVerify: k.insecure_skip_tls_verify,
-        hostname,
-        region,
-        tenants,
-        timeoutMs: k.timeout_ms,
-        now,
-        counters,
-      }),
-    );
-  }
+  const sources: MetricSource[] = [];
+  const node = (source: Source<Metric>): void => void sources.push({ source, fallbackTenant: nodeTenant });
+  if (agent.kubelet.enabled) node(new KubeletSource({ ...endpointOptions(agent.kubelet), format: agent.kubelet.format, hostname, now, counters }));
+  if (agent.summary.enabled) node(new StatsSummarySource({ ...endpointOptions(agent.summary), hostname, now, counters }));
+  if (agent.cadvisor.enabled) node(new CadvisorApiSource({ ...endpointOptions(agent.cadvisor), hostname, now, counters }));
   if (agent.cgroup.enabled) {
-    sources.push(new CgroupSource({ root: agent.cgroup.root, tenant: agent.cgroup.tenant, region, hostname, now, counters }));
+    sources.push({ source: new CgroupSource({ root: agent.cgroup.root, hostname, now, counters }), fallbackTenant: agent.cgroup.tenant });
   }
   return sources;
 }
 
+/** The steps between sources and publishers, and what keeps them informed (the informers). */
+export interface AgentSteps {
+  readonly enrichment: PodMetadataEnrichment;
+  readonly metrics: MetricSteps;
+  /** Stops the informers, if any. */
+  stop(): Promise<void>;
+}
+
+export interface StepsContext {
+  readonly region: string;
+  readonly counters: Counters;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+/**
+ * Starts the informers (when `agent.kubernetes` is on) and builds the steps on them:
+ * tenancy, enrichment, rates, the cardinality guard. Waits for the first list at most
+ * `resync_timeout_ms`; without it the agent still runs, records wait for their pods.
+ */
+export async function startAgentSteps(agent: Readonly<AgentSection>, tenants: Readonly<TenantsSection>, context: StepsContext): Promise<AgentSteps> {
+  const { counters, logger, now } = context;
+  const k = agent.kubernetes;
+  let informers: KubernetesInformers | undefined;
+  if (k.enabled) {
+    informers = new KubernetesInformers({ kubeConfig: kubeConfigOf(k), nodeName: k.node_name ?? agent.hostname ?? osHostname(), counters, logger: logger.child({ component: 'kubernetes' }) });
+    const synced = await informers.start(k.resync_timeout_ms);
+    if (!synced) logger.warn({ timeoutMs: k.resync_timeout_ms }, 'the Kubernetes API did not answer the first lists in time; going on, records wait for their pods');
+  }
+  const resolver = new TenantResolver({ namespaceKey: tenants.namespace_key, map: tenants.map, unmapped: tenants.unmapped }, informers);
+  const enrichment = enrichWithPodMetadata({
+    settings: { podLabels: k.pod_labels, podAnnotations: k.pod_annotations, waitForMetadataMs: k.enabled ? k.wait_for_metadata_ms : 0 },
+    tenants: resolver,
+    ...(informers ? { metadata: informers } : {}),
+    region: context.region,
+    counters,
+    now,
+  });
+  const c = agent.cardinality;
+  const guardLog = logger.child({ component: 'cardinality_guard' });
+  const metrics: MetricSteps = {
+    enrichment,
+    ...(agent.rates.enabled
+      ? { rates: new RateDeriver({ staleAfterMs: agent.rates.stale_after_seconds * 1000, maxSeries: agent.rates.max_series, counters, limitsOf: (ns, pod, container) => enrichment.limitsOf(ns, pod, container) }) }
+      : {}),
+    guard: new CardinalityGuard({
+      maxSeriesPerTenant: c.max_series_per_tenant,
+      maxSeriesTotal: c.max_series_total,
+      windowMs: c.window_seconds * 1000,
+      logEveryMs: c.log_every_seconds * 1000,
+      counters,
+      log: (fields, message) => guardLog.warn(fields, message),
+      now,
+    }),
+  };
+  return { enrichment, metrics, stop: async () => informers?.stop() };
+}
+
 /** `kansoku agent --once --output stdout`: one cycle, envelopes as JSON lines, the way `telegraf --test` works. */
-export async function runOnce(sources: readonly Source<MetricEnvelope>[], counters: Counters, write: (line: string) => void): Promise<CycleResult> {
-  const result = await collectOnce(sources, counters);
-  for (const record of result.records) write(`${JSON.stringify(record)}\n`);
-  return result;
+export async function runOnce(sources: readonly MetricSource[], steps: MetricSteps, counters: Counters, write: (line: string) => void): Promise<{ records: number; errors: readonly { source: string; error: string }[] }> {
+  const cycle = await collectOnce(sources, counters);
+  const records = await processCycle(cycle, steps);
+  for (const record of records) write(`${JSON.stringify(record)}\n`);
+  return { records: records.length, errors: cycle.errors };
 }
 
 /** How the agent hands envelopes to the bus: its producer, the bus's framing, the agent's queue settings. */
@@ -112,8 +179,8 @@ function metricsPublisher(settings: PublishSettings, counters: Counters, maxQueu
 }
 
 /** `kansoku agent --once`: one cycle onto the bus; returns how many envelopes it could not publish in time. */
-export async function publishOnce(sources: readonly Source<MetricEnvelope>[], settings: PublishSettings, counters: Counters, timeoutMs: number): Promise<number> {
-  const { records } = await collectOnce(sources, counters);
+export async function publishOnce(sources: readonly MetricSource[], steps: MetricSteps, settings: PublishSettings, counters: Counters, timeoutMs: number): Promise<number> {
+  const records = await processCycle(await collectOnce(sources, counters), steps);
   // One cycle is all there is: the queue holds all of it, however large.
   const publisher = metricsPublisher(settings, counters, Math.max(records.length, 1));
   publisher.enqueue(records);
@@ -123,7 +190,8 @@ export async function publishOnce(sources: readonly Source<MetricEnvelope>[], se
 }
 
 export interface AgentDeps {
-  readonly sources: readonly Source<MetricEnvelope>[];
+  readonly sources: readonly MetricSource[];
+  readonly steps: MetricSteps;
   readonly publish: PublishSettings;
   readonly counters: Counters;
   readonly logger: Logger;
@@ -145,13 +213,14 @@ export function startAgent(deps: AgentDeps): RunningAgent {
   const stopping = new AbortController();
   const publisher = metricsPublisher(deps.publish, deps.counters);
   const log = deps.logger.child({ component: 'agent' });
-  log.info({ sources: deps.sources.map((s) => s.name), intervalMs: deps.intervalMs, wire: deps.publish.wire.mode }, 'agent started');
+  log.info({ sources: deps.sources.map((s) => s.source.name), intervalMs: deps.intervalMs, wire: deps.publish.wire.mode }, 'agent started');
 
   const loop = async (): Promise<void> => {
     while (!stopping.signal.aborted) {
       const started = Date.now();
-      const { records, errors } = await collectOnce(deps.sources, deps.counters, stopping.signal);
-      for (const { source, error } of errors.slice(0, 5)) log.warn({ source, error }, 'collection problem');
+      const cycle = await collectOnce(deps.sources, deps.counters, stopping.signal);
+      for (const { source, error } of cycle.errors.slice(0, 5)) log.warn({ source, error }, 'collection problem');
+      const records = await processCycle(cycle, deps.steps);
       publisher.enqueue(records);
       const { remaining } = await publisher.flush(started + deps.intervalMs, stopping.signal);
       if (remaining > 0) log.warn({ queued: remaining }, 'bus did not take everything; keeping it for the next cycle');
@@ -176,8 +245,13 @@ export function startAgent(deps: AgentDeps): RunningAgent {
 }
 
 /** What the container-logs path needs besides the agent's section. */
-export interface LogsContext extends SourceContext {
+export interface LogsContext {
+  readonly region: string;
+  readonly counters: Counters;
+  readonly now: () => number;
   readonly logger: Logger;
+  /** Gives each record its namespace's tenant and its pod's metadata. */
+  readonly enrichment: PodMetadataEnrichment;
 }
 
 function containerLogs(agent: Readonly<AgentSection>, context: LogsContext, mode: 'follow' | 'once', include: string): { source: ContainerLogsSource; tailer: FileTailer } {
@@ -195,7 +269,6 @@ function containerLogs(agent: Readonly<AgentSection>, context: LogsContext, mode
     newParser: () => new LogFileParser({ format: l.format, multiline: l.multiline, multilineFlushMs: l.multiline_flush_ms, maxMessageBytes: l.max_message_bytes }),
     hostname: agent.hostname ?? osHostname(),
     region: context.region,
-    tenants: context.tenants,
     defaultTenant: l.default_tenant,
     counters: context.counters,
     now: context.now,
@@ -211,17 +284,18 @@ export async function printLogsOnce(agent: Readonly<AgentSection>, context: Logs
   const { source, tailer } = containerLogs(agent, context, 'once', include);
   await tailer.start();
   let printed = 0;
-  const print = (records: readonly PositionedLog[]): void => {
-    for (const record of records) write(`${JSON.stringify(record.envelope)}\n`);
-    printed += records.length;
+  const print = async (records: readonly PositionedLog[]): Promise<void> => {
+    const { kept } = await context.enrichment.logs(records);
+    for (const record of kept) write(`${JSON.stringify(record.envelope)}\n`);
+    printed += kept.length;
   };
   try {
     for (;;) {
       const records = await source.read(agent.logs.read_budget_bytes);
       if (records.length === 0 && tailer.isDone()) break;
-      print(records);
+      await print(records);
     }
-    print(source.drain());
+    await print(source.drain());
   } finally {
     await tailer.close();
   }
@@ -256,6 +330,7 @@ export async function startContainerLogs(agent: Readonly<AgentSection>, context:
     pollIntervalMs: agent.logs.poll_interval_ms,
     readBudgetBytes: agent.logs.read_budget_bytes,
     shutdownFlushMs,
+    transform: (records) => context.enrichment.logs(records),
     reportStats: () => {
       const stats = tailer.stats();
       counters.set('kansoku_agent_log_files_watched', labels, stats.filesWatched);

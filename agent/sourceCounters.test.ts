@@ -10,7 +10,7 @@ describe('source counters', () => {
     countMeasurements(counters, 'cgroup', 3);
     countSamplesDropped(counters, 'invalid', 2);
     countSamplesDropped(counters, 'invalid', 1);
-    countSamplesDropped(counters, 'no_tenant', 0);
+    countSamplesDropped(counters, 'invalid', 0);
     expect(counters.render()).toBe(
       [
         `# HELP ${SOURCE_COUNTERS.measurements} Measurements produced, by source.`,

@@ -44,7 +44,8 @@ import { positionedLogKey } from '../agent/logs/positionedLog.js';
 import { logCodec } from '../core/codec.js';
 import { Counters } from '../core/counters.js';
 import type { LogEnvelope } from '../core/envelope.js';
-import { defaultTenantMapping } from '../core/tenant.js';
+import { defaultTenantMapping, tenantOf } from '../core/tenant.js';
+import { enrichWithPodMetadata } from '../agent/enrich/enrichWithPodMetadata.js';
 import { createKafka } from '../bus/kafka/kafkaClient.js';
 import { DEFAULT_WIRE, frame } from '../bus/wire.js';
 import { bulkBody, encodeBatch, splitIntoRequests } from '../server/search/bulkRequests.js';
@@ -117,14 +118,21 @@ export async function agentRecords(count: number): Promise<LogEnvelope[]> {
     newParser: () => new LogFileParser({ format: logs.logs.format, multiline: logs.logs.multiline, multilineFlushMs: logs.logs.multiline_flush_ms, maxMessageBytes: logs.logs.max_message_bytes }),
     hostname: HOSTNAME,
     region: REGION,
-    tenants: defaultTenantMapping,
     defaultTenant: 'local',
     counters: new Counters(),
     // A clock that stands still: no stack trace is flushed for being held too long.
     now: () => nowMs,
   });
+  // The agent's default tenancy: a namespace is its own tenant.
+  const enrichment = enrichWithPodMetadata({
+    settings: { podLabels: [], podAnnotations: [], waitForMetadataMs: 0 },
+    tenants: { tenantOf: (namespace) => tenantOf(namespace, defaultTenantMapping) },
+    region: REGION,
+    counters: new Counters(),
+    now: () => nowMs,
+  });
   const records: LogEnvelope[] = [];
-  while (records.length < count) for (const record of await source.read(logs.logs.read_budget_bytes)) records.push(record.envelope);
+  while (records.length < count) for (const record of (await enrichment.logs(await source.read(logs.logs.read_budget_bytes))).kept) records.push(record.envelope);
   return records.slice(0, count);
 }
 

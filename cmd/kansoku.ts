@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
     if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`);
     throw error;
   }
-  if (cmd === 'all-in-one' && !config.agent.kubelet.enabled && !config.agent.cgroup.enabled) {
+  if (cmd === 'all-in-one' && ![config.agent.kubelet, config.agent.summary, config.agent.cadvisor, config.agent.cgroup].some((source) => source.enabled)) {
     // With no kubelet, the single-machine default measures this machine's own cgroups.
     config = loadConfig({ ...(typeof values['config'] === 'string' ? { file: values['config'] } : {}), env: process.env, overrides: { ...overrides, 'agent.cgroup.enabled': true } });
   }
@@ -156,27 +156,30 @@ async function main(argv: string[]): Promise<void> {
   });
 
   if (cmd === 'agent') {
-    const { buildSources, printLogsOnce, publishOnce, runOnce, startAgent, startContainerLogs } = await import('../agent/main.js');
-    const sources = buildSources(config.agent, { region: config.region, tenants: config.tenants, counters, now });
+    const { buildSources, printLogsOnce, publishOnce, runOnce, startAgent, startAgentSteps, startContainerLogs } = await import('../agent/main.js');
+    const sources = buildSources(config.agent, { nodeTenant: config.tenants.node_tenant, counters, now });
     const logs = config.agent.logs;
-    if (sources.length === 0 && !logs.enabled) fail('no agent source is enabled: set agent.kubelet.enabled, agent.cgroup.enabled or agent.logs.enabled, or pass --kubelet-url or --log-path');
+    if (sources.length === 0 && !logs.enabled) fail('no agent source is enabled: set agent.kubelet.enabled, agent.summary.enabled, agent.cadvisor.enabled, agent.cgroup.enabled or agent.logs.enabled, or pass --kubelet-url or --log-path');
     const output = values['output'] ?? 'bus';
     if (output !== 'bus' && output !== 'stdout') fail(`--output must be bus or stdout, not "${String(output)}"`);
+    const agentSteps = await startAgentSteps(config.agent, config.tenants, { region: config.region, counters, logger, now });
+    const logsContext = { region: config.region, counters, now, logger, enrichment: agentSteps.enrichment };
     if (values['once'] && output === 'stdout') {
       let printed = 0;
       let problems = 0;
       if (sources.length > 0) {
-        const result = await runOnce(sources, counters, (line) => process.stdout.write(line));
+        const result = await runOnce(sources, agentSteps.metrics, counters, (line) => process.stdout.write(line));
         for (const { source, error } of result.errors) process.stderr.write(`kansoku: ${source}: ${error}\n`);
-        printed += result.records.length;
+        printed += result.records;
         problems += result.errors.length;
       }
       if (logs.enabled) {
-        printed += await printLogsOnce(config.agent, { region: config.region, tenants: config.tenants, counters, now, logger }, logs.include, (line) => process.stdout.write(line));
+        printed += await printLogsOnce(config.agent, logsContext, logs.include, (line) => process.stdout.write(line));
         const parseErrors = counters.total('kansoku_agent_log_parse_errors_total');
         if (parseErrors > 0) process.stderr.write(`kansoku: ${parseErrors} log lines did not parse; they are printed with parse_error\n`);
       }
       process.exitCode = printed === 0 && problems > 0 ? 1 : 0;
+      await agentSteps.stop();
       return;
     }
     if (output === 'stdout') fail('--output stdout goes with --once');
@@ -185,7 +188,8 @@ async function main(argv: string[]): Promise<void> {
     if (values['once']) {
       if (sources.length === 0) fail('--once onto the bus publishes metrics: logs are followed by the running agent (for a look at them, add --output stdout)');
       // One cycle onto the bus within one interval, then exit: non-zero when the bus did not take everything.
-      const unsent = await publishOnce(sources, publishSettings(configured), counters, config.agent.interval_seconds * 1000);
+      const unsent = await publishOnce(sources, agentSteps.metrics, publishSettings(configured), counters, config.agent.interval_seconds * 1000);
+      await agentSteps.stop();
       process.exitCode = unsent > 0 ? 1 : 0;
       if (unsent > 0) process.stderr.write(`kansoku: the bus did not take ${unsent} measurements in time\n`);
       return;
@@ -194,13 +198,14 @@ async function main(argv: string[]): Promise<void> {
     const telemetry = await telemetryOf(config.agent.telemetry, counters, logger);
     const steps: Stoppable[] = [telemetry];
     if (logs.enabled) {
-      const shipping = await startContainerLogs(config.agent, { region: config.region, tenants: config.tenants, counters, now, logger }, publishSettings(configured), config.agent.publisher.shutdown_flush_ms);
+      const shipping = await startContainerLogs(config.agent, logsContext, publishSettings(configured), config.agent.publisher.shutdown_flush_ms);
       steps.push({ name: 'container logs', stop: () => shipping.stop() });
     }
     if (sources.length > 0) {
-      const agent = startAgent({ sources, publish: publishSettings(configured), counters, logger, intervalMs: config.agent.interval_seconds * 1000, shutdownFlushMs: config.agent.publisher.shutdown_flush_ms });
+      const agent = startAgent({ sources, steps: agentSteps.metrics, publish: publishSettings(configured), counters, logger, intervalMs: config.agent.interval_seconds * 1000, shutdownFlushMs: config.agent.publisher.shutdown_flush_ms });
       steps.push({ name: 'agent', stop: () => agent.stop() });
     }
+    steps.push({ name: 'kubernetes informers', stop: () => agentSteps.stop() });
     waitForSignal(logger, config, steps);
     return;
   }
@@ -249,13 +254,15 @@ async function main(argv: string[]): Promise<void> {
     generatedToken = randomBytes(18).toString('base64url');
     effectiveAuth = StaticTokenAuthenticator.parse(`${generatedToken}:${config.agent.cgroup.tenant}:monasca-user`);
   }
-  const { buildSources, startAgent, startContainerLogs } = await import('../agent/main.js');
+  const { buildSources, startAgent, startAgentSteps, startContainerLogs } = await import('../agent/main.js');
   const configured = buildBus(config.bus, logger, counters);
+  const agentSteps = await startAgentSteps(config.agent, config.tenants, { region: config.region, counters, logger, now });
   const { bus } = configured;
   const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator: effectiveAuth, now });
   const alerting = await startAlerting(alertingDeps(bus));
   const agent = startAgent({
-    sources: buildSources(config.agent, { region: config.region, tenants: config.tenants, counters, now }),
+    sources: buildSources(config.agent, { nodeTenant: config.tenants.node_tenant, counters, now }),
+    steps: agentSteps.metrics,
     publish: publishSettings(configured),
     counters,
     logger,
@@ -263,7 +270,7 @@ async function main(argv: string[]): Promise<void> {
     shutdownFlushMs: config.agent.publisher.shutdown_flush_ms,
   });
   const logs = config.agent.logs.enabled
-    ? await startContainerLogs(config.agent, { region: config.region, tenants: config.tenants, counters, now, logger }, publishSettings(configured), config.agent.publisher.shutdown_flush_ms)
+    ? await startContainerLogs(config.agent, { region: config.region, counters, now, logger, enrichment: agentSteps.enrichment }, publishSettings(configured), config.agent.publisher.shutdown_flush_ms)
     : undefined;
   const url = server.apiUrl ?? '(API disabled)';
   const token = generatedToken ?? '<one of your KANSOKU_AUTH_TOKENS>';
@@ -287,6 +294,7 @@ async function main(argv: string[]): Promise<void> {
     { name: 'server', stop: async (deadlineMs) => requireClean(await server.stop(deadlineMs)) },
     { name: 'agent', stop: () => agent.stop() },
     ...(logs ? [{ name: 'container logs', stop: () => logs.stop() }] : []),
+    { name: 'kubernetes informers', stop: () => agentSteps.stop() },
   ]);
 }
 

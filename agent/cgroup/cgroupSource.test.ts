@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Counters } from '../../core/counters.js';
-import type { MetricEnvelope } from '../../core/envelope.js';
+import type { Metric } from '../../core/envelope.js';
 import { nodeCgroupFileSystem, type CgroupFileSystem } from './cgroupFileSystem.js';
 import { CgroupSource, type CgroupSourceOptions } from './cgroupSource.js';
 
@@ -38,13 +38,13 @@ async function tree(files: Record<string, string>): Promise<void> {
 
 function source(options: Partial<CgroupSourceOptions> = {}): { cgroups: CgroupSource; counters: Counters } {
   const counters = new Counters();
-  const cgroups = new CgroupSource({ root: dir, region: 'region-a', hostname: 'node-1', now: () => NOW_MS, counters, ...options });
+  const cgroups = new CgroupSource({ root: dir, hostname: 'node-1', now: () => NOW_MS, counters, ...options });
   return { cgroups, counters };
 }
 
 /** Records as `cgroup name value` rows: compact to compare, and the order is part of what is checked. */
-function rows(records: readonly MetricEnvelope[]): string[] {
-  return records.map(({ metric }) => `${metric.dimensions['cgroup']} ${metric.name} ${metric.value}`);
+function rows(records: readonly Metric[]): string[] {
+  return records.map((metric) => `${metric.dimensions['cgroup']} ${metric.name} ${metric.value}`);
 }
 
 describe('CgroupSource on cgroup v2', () => {
@@ -98,23 +98,14 @@ describe('CgroupSource on cgroup v2', () => {
     expect(counters.get('kansoku_agent_measurements_total', { source: 'cgroup' })).toBe(22);
   });
 
-  it('envelopes each measurement in the fixed tenant with the cgroup dimensions', async () => {
-    const { records } = await source({ tenant: 'lab' }).cgroups.collect();
-    expect(records[0]).toEqual({
-      metric: { name: 'container.cpu.total_time', dimensions: { hostname: 'node-1', cgroup: '/', container_name: '/' }, timestamp: NOW_MS, value: 2.5, value_meta: null },
-      meta: { tenantId: 'lab', region: 'region-a' },
-      creation_time: 1_700_000_000,
-    });
-    expect(records.find((r) => r.metric.dimensions['cgroup'] === '/system.slice/sshd.service')?.metric.dimensions).toEqual({
+  it('gives each measurement the cgroup dimensions', async () => {
+    const { records } = await source().cgroups.collect();
+    expect(records[0]).toEqual({ name: 'container.cpu.total_time', dimensions: { hostname: 'node-1', cgroup: '/', container_name: '/' }, timestamp: NOW_MS, value: 2.5, value_meta: null });
+    expect(records.find((r) => r.dimensions['cgroup'] === '/system.slice/sshd.service')?.dimensions).toEqual({
       hostname: 'node-1',
       cgroup: '/system.slice/sshd.service',
       container_name: 'sshd.service',
     });
-  });
-
-  it('puts everything in tenant "local" unless told otherwise', async () => {
-    const { records } = await source().cgroups.collect();
-    expect(new Set(records.map((r) => r.meta.tenantId))).toEqual(new Set(['local']));
   });
 });
 
@@ -212,8 +203,8 @@ describe('CgroupSource when things go wrong', () => {
     [`${path}/cpu.stat`]: CPU_STAT_V2(1_000_000, 600_000, 400_000),
     [`${path}/memory.current`]: '4096\n',
   });
-  const cpuTotals = (records: readonly MetricEnvelope[]): string[] =>
-    rows(records.filter((r) => r.metric.name === 'container.cpu.total_time'));
+  const cpuTotals = (records: readonly Metric[]): string[] =>
+    rows(records.filter((r) => r.name === 'container.cpu.total_time'));
 
   it('reports a cgroup that vanishes between the walk and the read, and measures the others', async () => {
     await tree({ 'cgroup.controllers': '', ...v2Cgroup('.'), ...v2Cgroup('a'), ...v2Cgroup('b'), ...v2Cgroup('c') });
@@ -235,7 +226,7 @@ describe('CgroupSource when things go wrong', () => {
     expect(errors).toEqual(['cgroup "/b" vanished during the walk']);
     expect(counters.get('kansoku_agent_cgroup_errors_total', { reason: 'vanished' })).toBe(1);
     expect(cpuTotals(records)).toEqual(['/ container.cpu.total_time 1', '/a container.cpu.total_time 1', '/c container.cpu.total_time 1']);
-    expect(records.some((r) => r.metric.dimensions['cgroup'] === '/b')).toBe(false);
+    expect(records.some((r) => r.dimensions['cgroup'] === '/b')).toBe(false);
   });
 
   it('reports malformed files and keeps the quantities that parsed', async () => {
@@ -257,7 +248,7 @@ describe('CgroupSource when things go wrong', () => {
     ]);
     expect(counters.get('kansoku_agent_cgroup_errors_total', { reason: 'malformed' })).toBe(3);
     // rss and cache stand on their own; the working set needs the usage, so it is not guessed.
-    expect(rows(records.filter((r) => r.metric.dimensions['cgroup'] === '/bad'))).toEqual([
+    expect(rows(records.filter((r) => r.dimensions['cgroup'] === '/bad'))).toEqual([
       '/bad container.mem.rss_bytes 300',
       '/bad container.mem.cache_bytes 200',
     ]);
@@ -277,7 +268,7 @@ describe('CgroupSource when things go wrong', () => {
     const { records, errors } = await cgroups.collect();
     expect(errors).toEqual(['cgroup "/locked": cpu.stat: EACCES']);
     expect(counters.get('kansoku_agent_cgroup_errors_total', { reason: 'unreadable' })).toBe(1);
-    expect(rows(records.filter((r) => r.metric.dimensions['cgroup'] === '/locked'))).toEqual(['/locked container.mem.used_bytes 4096']);
+    expect(rows(records.filter((r) => r.dimensions['cgroup'] === '/locked'))).toEqual(['/locked container.mem.used_bytes 4096']);
   });
 
   it('stops at maxCgroups breadth-first and counts the cgroups it saw but skipped', async () => {
@@ -310,7 +301,7 @@ describe('CgroupSource when things go wrong', () => {
     expect(errors[0]).toMatch(/^cgroup ".*": 4 measurements dropped: /);
     expect(errors[0]!.endsWith(error)).toBe(true);
     expect(counters.get('kansoku_agent_samples_dropped_total', { reason: 'invalid' })).toBe(4);
-    expect(records.some((r) => r.metric.dimensions['cgroup'] === `/${path}`)).toBe(false);
+    expect(records.some((r) => r.dimensions['cgroup'] === `/${path}`)).toBe(false);
     expect(cpuTotals(records)).toContain('/ container.cpu.total_time 1');
   });
 
@@ -319,8 +310,8 @@ describe('CgroupSource when things go wrong', () => {
     const { cgroups } = source();
     const { records, errors } = await cgroups.collect();
     expect(errors).toEqual([]);
-    const swap = records.find((r) => r.metric.dimensions['cgroup'] === '/dev-disk-by-uuid-1234.swap');
-    expect(swap?.metric.dimensions['container_name']).toBe('dev-disk-by-uuid-1234.swap');
+    const swap = records.find((r) => r.dimensions['cgroup'] === '/dev-disk-by-uuid-1234.swap');
+    expect(swap?.dimensions['container_name']).toBe('dev-disk-by-uuid-1234.swap');
   });
 
   it('says so when there is no cgroup hierarchy at the root', async () => {
@@ -349,12 +340,12 @@ describe('CgroupSource when things go wrong', () => {
 describe('CgroupSource on this machine', () => {
   it('measures the root cgroup of /sys/fs/cgroup', async () => {
     const counters = new Counters();
-    const cgroups = new CgroupSource({ region: 'r', hostname: 'this-machine', now: Date.now, counters });
+    const cgroups = new CgroupSource({ hostname: 'this-machine', now: Date.now, counters });
     const { records, errors } = await cgroups.collect();
-    const rootCpu = records.find((r) => r.metric.name === 'container.cpu.total_time' && r.metric.dimensions['cgroup'] === '/');
+    const rootCpu = records.find((r) => r.name === 'container.cpu.total_time' && r.dimensions['cgroup'] === '/');
     // No skip: a machine whose cgroups cannot be read is a finding, with the source's own reasons in the message.
     expect(rootCpu, `no CPU time for cgroup "/" under /sys/fs/cgroup; the source reported: ${JSON.stringify(errors)}`).toBeDefined();
-    expect(rootCpu!.metric.value).toBeGreaterThan(0);
+    expect(rootCpu!.value).toBeGreaterThan(0);
     expect(counters.get('kansoku_agent_measurements_total', { source: 'cgroup' })).toBe(records.length);
   });
 });

@@ -1,14 +1,14 @@
 /**
- * The single-machine source: every cgroup of this Linux machine is a "container" of one
- * fixed tenant, so Kansoku monitors a laptop or a VM with no kubelet in sight. It works on
- * cgroup v2, v1 and hybrid layouts (see findHierarchy.ts for which files each gives).
+ * The single-machine source: every cgroup of this Linux machine is a "container" (of the
+ * one tenant the agent gives this source), so Kansoku monitors a laptop or a VM with no
+ * kubelet in sight. It works on cgroup v2, v1 and hybrid layouts (see findHierarchy.ts for which files each gives).
  *
  * Filesystem trouble never throws: a cgroup that vanished mid-walk, a file that cannot be
  * read or parsed, each becomes an entry in `errors` and a count, and the other cgroups are
  * still measured.
  */
 import type { Counters } from '../../core/counters.js';
-import { metricEnvelope, type MetricEnvelope } from '../../core/envelope.js';
+import type { Metric } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
 import { checkMetric } from '../../core/validation.js';
 import { SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters } from '../sourceCounters.js';
@@ -21,9 +21,6 @@ import { walkCgroups, type CgroupLocation } from './walkCgroups.js';
 export interface CgroupSourceOptions {
   /** Where cgroupfs is mounted; default `/sys/fs/cgroup`. */
   readonly root?: string;
-  /** The tenant every measurement belongs to; default `local`. */
-  readonly tenant?: string;
-  readonly region: string;
   readonly hostname: string;
   readonly now: () => number;
   readonly counters: Counters;
@@ -44,16 +41,14 @@ export const CGROUP_COUNTERS = {
   skipped: 'kansoku_agent_cgroups_skipped_total',
 } as const;
 
-export class CgroupSource implements Source<MetricEnvelope> {
+export class CgroupSource implements Source<Metric> {
   readonly name = 'cgroup';
   private readonly root: string;
-  private readonly tenant: string;
   private readonly maxCgroups: number;
   private readonly fs: CgroupFileSystem;
 
   constructor(private readonly options: CgroupSourceOptions) {
     this.root = options.root ?? '/sys/fs/cgroup';
-    this.tenant = options.tenant ?? 'local';
     this.maxCgroups = options.maxCgroups ?? 500;
     this.fs = options.fileSystem ?? nodeCgroupFileSystem;
     // Fail fast at start-up: a bad bound is a configuration bug, not a collection problem.
@@ -63,7 +58,7 @@ export class CgroupSource implements Source<MetricEnvelope> {
     options.counters.describe(CGROUP_COUNTERS.skipped, 'Cgroups not read because a collection reached maxCgroups.');
   }
 
-  async collect(signal?: AbortSignal): Promise<CollectResult<MetricEnvelope>> {
+  async collect(signal?: AbortSignal): Promise<CollectResult<Metric>> {
     const { counters } = this.options;
     const errors: string[] = [];
     const fail = (reason: string, message: string): void => this.fail(errors, reason, message);
@@ -88,7 +83,7 @@ export class CgroupSource implements Source<MetricEnvelope> {
     }
 
     const nowMs = this.options.now();
-    const records: MetricEnvelope[] = [];
+    const records: Metric[] = [];
     for (let start = 0; start < walk.cgroups.length; start += READ_CONCURRENCY) {
       if (signal?.aborted) {
         errors.push(`collection aborted after ${start} of ${walk.cgroups.length} cgroups`);
@@ -108,7 +103,7 @@ export class CgroupSource implements Source<MetricEnvelope> {
   }
 
   /** Appends a cgroup's valid measurements to `records` and its problems to `errors`. */
-  private measure(cgroup: CgroupLocation, reading: CgroupReading, nowMs: number, records: MetricEnvelope[], errors: string[]): void {
+  private measure(cgroup: CgroupLocation, reading: CgroupReading, nowMs: number, records: Metric[], errors: string[]): void {
     // Paths come from the filesystem: quoted, and cut short so that a huge one cannot flood a log line.
     const label = `cgroup ${JSON.stringify(cgroup.path.length > 120 ? `${cgroup.path.slice(0, 120)}…` : cgroup.path)}`;
     if (reading.kind === 'vanished') {
@@ -123,14 +118,13 @@ export class CgroupSource implements Source<MetricEnvelope> {
       cgroup: path,
       container_name: path === '/' ? '/' : path.slice(path.lastIndexOf('/') + 1),
     };
-    const meta = { tenantId: this.tenant, region: this.options.region };
     let dropped = 0;
     let firstReason = '';
     for (const quantity of CGROUP_QUANTITIES) {
       const value = reading.values[quantity];
       if (value === undefined) continue;
       const checked = checkMetric({ name: CGROUP_METRICS[quantity], dimensions, timestamp: nowMs, value, value_meta: null });
-      if (checked.ok) records.push(metricEnvelope(checked.value, meta, nowMs));
+      if (checked.ok) records.push(checked.value);
       else {
         dropped++;
         firstReason ||= checked.error;

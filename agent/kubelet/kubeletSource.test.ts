@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Counters } from '../../core/counters.js';
-import { defaultTenantMapping, type TenantMapping } from '../../core/tenant.js';
 import { KUBELET_COUNTERS, KubeletSource, type KubeletSourceOptions } from './kubeletSource.js';
 
 const NOW_MS = 1_700_000_123_456;
@@ -46,7 +45,7 @@ const servePage =
 
 function source(url: string, overrides: Partial<KubeletSourceOptions> = {}): { source: KubeletSource; counters: Counters } {
   const counters = new Counters();
-  const options: KubeletSourceOptions = { url, hostname: 'minikube', region: 'region-1', tenants: defaultTenantMapping, timeoutMs: 5_000, now: () => NOW_MS, counters, ...overrides };
+  const options: KubeletSourceOptions = { url, format: 'text', hostname: 'minikube', timeoutMs: 5_000, now: () => NOW_MS, counters, ...overrides };
   return { source: new KubeletSource(options), counters };
 }
 
@@ -59,7 +58,7 @@ function tokenFile(content: string): string {
 }
 
 describe('KubeletSource: a good page', () => {
-  it('turns every mapped measurement into an envelope of its namespace, region and time', async () => {
+  it('turns every mapped measurement of the page into a measurement of this node', async () => {
     let accept: string | undefined;
     const url = await serve((req, res) => {
       accept = req.headers.accept;
@@ -70,26 +69,12 @@ describe('KubeletSource: a good page', () => {
     expect(result.errors).toEqual([]);
     expect(result.records).toHaveLength(PAGE_MEASUREMENTS);
     expect(accept).toBe('text/plain;version=0.0.4');
-    for (const { metric, meta, creation_time } of result.records) {
-      expect(meta).toEqual({ tenantId: metric.dimensions['namespace'], region: 'region-1' });
+    for (const metric of result.records) {
       expect(metric.dimensions['hostname']).toBe('minikube');
-      expect(creation_time).toBe(Math.floor(NOW_MS / 1000));
+      expect(metric.dimensions['namespace']).toMatch(/^[a-z0-9-]+$/);
     }
     expect(counters.get(KUBELET_COUNTERS.measurements, { source: 'kubelet' })).toBe(PAGE_MEASUREMENTS);
     expect(counters.total(KUBELET_COUNTERS.samplesDropped)).toBe(0);
-  });
-
-  it('drops, and counts, the measurements of namespaces that map to no tenant', async () => {
-    const tenants: TenantMapping = { map: { scraper: 'project-7f3a' }, unmapped: 'drop' };
-    const { source: kubelet, counters } = source(await serve(servePage(PAGE)), { tenants });
-    const { records } = await kubelet.collect();
-    expect(records.length).toBeGreaterThan(100);
-    for (const record of records) {
-      expect(record.metric.dimensions['namespace']).toBe('scraper');
-      expect(record.meta.tenantId).toBe('project-7f3a');
-    }
-    expect(counters.get(KUBELET_COUNTERS.samplesDropped, { reason: 'no_tenant' })).toBe(PAGE_MEASUREMENTS - records.length);
-    expect(counters.get(KUBELET_COUNTERS.measurements, { source: 'kubelet' })).toBe(records.length);
   });
 
   it('reads a gzip-encoded page', async () => {
@@ -128,7 +113,7 @@ describe('KubeletSource: a page with bad parts', () => {
     ].join('\n');
     const { source: kubelet, counters } = source(await serve(servePage(page)));
     const result = await kubelet.collect();
-    expect(result.records.map((r) => r.metric.name)).toEqual(['container.mem.rss_bytes']);
+    expect(result.records.map((r) => r.name)).toEqual(['container.mem.rss_bytes']);
     expect(result.errors).toEqual(['exposition line 2: value of label container is not quoted: container_memory_rss{namespace="shop",pod="cart",container=cart} 1']);
     expect(counters.get(KUBELET_COUNTERS.expositionErrors)).toBe(1);
     expect(counters.get(KUBELET_COUNTERS.samplesDropped, { reason: 'not_finite' })).toBe(1);

@@ -1,34 +1,23 @@
 /**
- * The kubelet's `/metrics/cadvisor` page as a source: fetch, parse, map to Monasca
- * measurements, give each the tenant of its namespace, wrap in Monasca's envelope.
+ * The kubelet's `/metrics/cadvisor` page as a source: fetch (protobuf or text), parse, map
+ * to Monasca measurements. Tenants and pod metadata come later, in `enrichWithPodMetadata`.
  * A failed scrape is a result with no records and the reason, never a rejection.
  */
-import { readFile } from 'node:fs/promises';
 import type { Counters } from '../../core/counters.js';
-import { metricEnvelope, type MetricEnvelope } from '../../core/envelope.js';
+import type { Metric } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
-import { tenantOf, type TenantMapping } from '../../core/tenant.js';
-import { ExpositionParser } from '../exposition/parseExposition.js';
 import { SAMPLE_DROP_REASONS, SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters, type SampleDropReason } from '../sourceCounters.js';
 import { mapCadvisorSamples, mapsSeries } from './cadvisorMetrics.js';
-import { keepAliveAgent, streamMetricsPage } from './streamMetricsPage.js';
+import { Endpoint, type EndpointOptions } from './endpoint.js';
+import { scrapeMetricsPage, type ExpositionFormat } from './scrapeMetricsPage.js';
 
-export interface KubeletSourceOptions {
-  /** e.g. https://NODE:10250/metrics/cadvisor */
-  readonly url: string;
-  /** Read at every scrape, because projected service-account tokens are rotated on disk. */
-  readonly bearerTokenFile?: string;
-  readonly insecureSkipTlsVerify?: boolean;
-  readonly caFile?: string;
+export interface KubeletSourceOptions extends EndpointOptions {
+  /** What to ask the kubelet for; it may answer the other one, which is read as well. Default protobuf. */
+  readonly format?: ExpositionFormat;
   /** The node's name: the `hostname` dimension. */
   readonly hostname: string;
-  readonly region: string;
-  readonly tenants: TenantMapping;
-  readonly timeoutMs: number;
   readonly now: () => number;
   readonly counters: Counters;
-  /** Pages larger than this are refused; 64 MiB by default, some 70 times a busy node's page. */
-  readonly maxBodyBytes?: number;
 }
 
 export const KUBELET_COUNTERS = {
@@ -38,70 +27,36 @@ export const KUBELET_COUNTERS = {
   measurements: SOURCE_COUNTERS.measurements,
 } as const;
 
-const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Error strings kept per scrape; the counters have the full count. */
 const MAX_ERRORS_REPORTED = 20;
 
-export class KubeletSource implements Source<MetricEnvelope> {
+export class KubeletSource implements Source<Metric> {
   readonly name = 'kubelet';
-  private readonly connection: ReturnType<typeof keepAliveAgent>;
+  private readonly endpoint: Endpoint;
 
   constructor(private readonly options: KubeletSourceOptions) {
-    this.connection = keepAliveAgent(options.url);
+    this.endpoint = new Endpoint(options);
     const { counters } = options;
     counters.describe(KUBELET_COUNTERS.scrapeErrors, 'Kubelet scrapes that returned no page (connection, TLS, HTTP status, timeout).');
-    counters.describe(KUBELET_COUNTERS.expositionErrors, 'Lines of kubelet pages that are not valid Prometheus text exposition.');
+    counters.describe(KUBELET_COUNTERS.expositionErrors, 'Lines or messages of kubelet pages that are not valid exposition (text or protobuf).');
     describeSourceCounters(counters);
   }
 
-  async collect(signal?: AbortSignal): Promise<CollectResult<MetricEnvelope>> {
+  async collect(signal?: AbortSignal): Promise<CollectResult<Metric>> {
     const { options } = this;
     const scrapeTimeMs = options.now();
+    const request = await this.endpoint.request({});
     // Parsed as it arrives; a scrape that fails half-way throws its half-parsed page away.
-    const parser = new ExpositionParser(mapsSeries);
-    const page = await this.fetch(parser, signal);
+    const page = request.ok ? await scrapeMetricsPage(request.value, options.format ?? 'protobuf', mapsSeries, signal) : request;
     if (!page.ok) {
       options.counters.add(KUBELET_COUNTERS.scrapeErrors);
       return { records: [], errors: [`scrape of ${options.url} failed: ${page.error}`] };
     }
-    const parsed = parser.finish();
+    const parsed = page.value.result;
     const mapped = mapCadvisorSamples(parsed.samples, { hostname: options.hostname, scrapeTimeMs });
-    const records: MetricEnvelope[] = [];
-    let noTenant = 0;
-    const nowMs = options.now();
-    for (const metric of mapped.measurements) {
-      const tenantId = tenantOf(metric.dimensions['namespace'] ?? '', options.tenants);
-      if (tenantId === undefined) noTenant++;
-      else records.push(metricEnvelope(metric, { tenantId, region: options.region }, nowMs));
-    }
-    this.count(parsed.errors.length, { ...mapped.dropped, no_tenant: noTenant }, records.length);
+    this.count(parsed.errors.length, mapped.dropped, mapped.measurements.length);
     const errors = [...parsed.errors.map((e) => `exposition line ${e.line}: ${e.reason}: ${e.text}`), ...mapped.errors];
-    return { records, errors: capped(errors) };
-  }
-
-  private async fetch(parser: ExpositionParser, signal: AbortSignal | undefined): ReturnType<typeof streamMetricsPage> {
-    const { options } = this;
-    const headers: Record<string, string> = { accept: 'text/plain;version=0.0.4' };
-    let ca: string | undefined;
-    try {
-      if (options.bearerTokenFile !== undefined) headers['authorization'] = `Bearer ${(await readFile(options.bearerTokenFile, 'utf8')).trim()}`;
-      if (options.caFile !== undefined) ca = await readFile(options.caFile, 'utf8');
-    } catch (error) {
-      return { ok: false, error: `cannot read a credential file: ${(error as Error).message}` };
-    }
-    return streamMetricsPage(
-      {
-        url: options.url,
-        headers,
-        ...(ca === undefined ? {} : { ca }),
-        rejectUnauthorized: options.insecureSkipTlsVerify !== true,
-        timeoutMs: options.timeoutMs,
-        maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-        agent: this.connection,
-      },
-      (text) => parser.push(text),
-      signal,
-    );
+    return { records: mapped.measurements, errors: capped(errors) };
   }
 
   private count(expositionErrors: number, dropped: Record<SampleDropReason, number>, measurements: number): void {

@@ -1,6 +1,5 @@
 import type { Counters } from '../../core/counters.js';
 import { logEnvelope, type LogRecord, type Meta } from '../../core/envelope.js';
-import { tenantOf, type TenantMapping } from '../../core/tenant.js';
 import { containerFileInfo } from './containerFile.js';
 import type { LogStream, ParsedLog, RawLine } from './logLine.js';
 import type { PositionedLog } from './positionedLog.js';
@@ -34,8 +33,10 @@ export interface ContainerLogsSourceOptions {
   readonly newParser: () => LogParser;
   readonly hostname: string;
   readonly region: string;
-  readonly tenants: TenantMapping;
-  /** The tenant of files whose names say no namespace (not the kubelet's layout). */
+  /**
+   * The tenant every record is given here. Records of a namespace (the kubelet's file
+   * names say which) are moved to its tenant by `enrichWithPodMetadata`; the others keep it.
+   */
   readonly defaultTenant: string;
   readonly counters: Counters;
   readonly now: () => number;
@@ -51,7 +52,6 @@ interface FileState {
   /** One dimensions object per stream and one meta per file, shared by their records (the codec encodes each once). */
   readonly byStream: Partial<Record<LogStream, Readonly<Record<string, string>>>>;
   meta: Meta | undefined;
-  readonly tenantId: string | undefined;
   readonly dimensions: Readonly<Record<string, string>>;
   /** The parser's clock: it moves only while the file is at its end (see `read`). */
   clockMs: number;
@@ -137,20 +137,18 @@ export class ContainerLogsSource {
   private stateOf(key: string, path: string): FileState {
     const known = this.files.get(key);
     if (known) return known;
-    const { hostname, tenants, defaultTenant } = this.options;
+    const { hostname } = this.options;
     const info = containerFileInfo(path);
     const dimensions: Record<string, string> = { hostname };
-    let tenantId: string | undefined = defaultTenant;
     if (info) {
       dimensions['namespace'] = info.namespace;
       dimensions['pod_name'] = info.podName;
       dimensions['container_name'] = info.containerName;
       if (info.containerId !== undefined) dimensions['container_id'] = info.containerId;
-      tenantId = tenantOf(info.namespace, tenants);
     } else {
       dimensions['path'] = path;
     }
-    const state: FileState = { parser: this.options.newParser(), tenantId, dimensions, contentId: undefined, path, byStream: {}, meta: undefined, clockMs: this.options.now(), quiet: true };
+    const state: FileState = { parser: this.options.newParser(), dimensions, contentId: undefined, path, byStream: {}, meta: undefined, clockMs: this.options.now(), quiet: true };
     this.files.set(key, state);
     return state;
   }
@@ -158,12 +156,7 @@ export class ContainerLogsSource {
   private emit(fileKey: string, state: FileState, parsed: readonly ParsedLog[], nowMs: number, out: PositionedLog[]): void {
     if (parsed.length === 0) return;
     const { counters, hostname, region } = this.options;
-    if (state.tenantId === undefined) {
-      counters.add('kansoku_agent_log_records_dropped_total', { ...LABELS, reason: 'unmapped_namespace' }, parsed.length);
-      this.options.tailer.commit(fileKey, (parsed[parsed.length - 1] as ParsedLog).resumeOffset);
-      return;
-    }
-    const meta = (state.meta ??= { tenantId: state.tenantId, region });
+    const meta = (state.meta ??= { tenantId: this.options.defaultTenant, region });
     let parseErrors = 0;
     for (const p of parsed) {
       const dimensions = p.stream === undefined ? state.dimensions : (state.byStream[p.stream] ??= { ...state.dimensions, stream: p.stream });

@@ -10,6 +10,7 @@ import { ContainerLogsSource, type LogTailer, type TailedChunk } from './contain
 import type { RawLine } from './logLine.js';
 import { LogFileParser } from './parse/logFileParser.js';
 import { positionedLogCodec, positionedLogKey, type PositionedLog } from './positionedLog.js';
+import { enrichWithPodMetadata } from '../enrich/enrichWithPodMetadata.js';
 import { startLogShipping } from './shipLogs.js';
 
 const CONTAINER = `/var/log/containers/web-1_shop_nginx-${'a'.repeat(64)}.log`;
@@ -53,7 +54,6 @@ function shipping(busUp: () => boolean, maxQueued: number) {
     newParser: () => new LogFileParser({ multiline: false, multilineFlushMs: 1000, maxMessageBytes: 65536 }),
     hostname: 'node-1',
     region: 'r',
-    tenants: { map: { shop: 'tenant-shop' }, unmapped: 'drop' },
     defaultTenant: 'local',
     counters,
     now: () => Date.now(),
@@ -71,7 +71,24 @@ function shipping(busUp: () => boolean, maxQueued: number) {
     backoff: { initialDelayMs: 1, maxDelayMs: 5 },
     onDelivered: (records) => source.delivered(records),
   });
-  const running = startLogShipping({ source, publisher, counters, logger: pino({ level: 'silent' }), pollIntervalMs: 10, readBudgetBytes: 16 * 1024, shutdownFlushMs: 500 });
+  // The namespace's tenant comes from the step between the source and the publisher.
+  const enrichment = enrichWithPodMetadata({
+    settings: { podLabels: [], podAnnotations: [], waitForMetadataMs: 0 },
+    tenants: { tenantOf: (namespace) => (namespace === 'shop' ? 'tenant-shop' : undefined) },
+    region: 'r',
+    counters,
+    now: () => Date.now(),
+  });
+  const running = startLogShipping({
+    source,
+    publisher,
+    counters,
+    logger: pino({ level: 'silent' }),
+    pollIntervalMs: 10,
+    readBudgetBytes: 16 * 1024,
+    shutdownFlushMs: 500,
+    transform: (records) => enrichment.logs(records),
+  });
   return { counters, tailer, producer, publisher, running };
 }
 

@@ -19,6 +19,8 @@ export interface LogShippingDeps {
   readonly shutdownFlushMs: number;
   /** Written after each turn: what the tailer knows (files watched, bytes behind). */
   readonly reportStats?: () => void;
+  /** The transform between the source and the publisher (`enrichWithPodMetadata`): what to publish, what to drop. */
+  readonly transform?: (records: readonly PositionedLog[]) => Promise<{ readonly kept: PositionedLog[]; readonly dropped: readonly PositionedLog[] }>;
 }
 
 /** How often checkpoints are written while the loop is not reading. */
@@ -41,6 +43,14 @@ export function startLogShipping(deps: LogShippingDeps): RunningLogShipping {
   let waiting: PositionedLog[] = [];
   let persistedAt = Date.now();
 
+  const transform = async (records: PositionedLog[]): Promise<PositionedLog[]> => {
+    if (deps.transform === undefined || records.length === 0) return records;
+    const { kept, dropped } = await deps.transform(records);
+    // Nothing will publish the dropped ones: their files may move past them now.
+    if (dropped.length > 0) source.delivered(dropped);
+    return kept;
+  };
+
   const hand = (): void => {
     if (waiting.length === 0) return;
     const room = publisher.room;
@@ -60,7 +70,7 @@ export function startLogShipping(deps: LogShippingDeps): RunningLogShipping {
       if (waiting.length === 0 && publisher.room > 0) {
         const records = await source.read(deps.readBudgetBytes);
         read = records.length;
-        waiting = records;
+        waiting = await transform(records);
         hand();
       }
       const { remaining } = await publisher.flush(started + Math.max(deps.pollIntervalMs, 1000), stopping.signal);
