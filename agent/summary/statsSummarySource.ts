@@ -8,9 +8,9 @@ import type { Counters } from '../../core/counters.js';
 import type { Metric } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
 import { keepAliveAgent } from '../kubelet/streamMetricsPage.js';
-import { SOURCE_COUNTERS, countMeasurements, countSamplesDropped, describeSourceCounters } from '../sourceCounters.js';
+import { SOURCE_COUNTERS, describeSourceCounters } from '../sourceCounters.js';
+import { countMapped, mappedErrors } from './countMapped.js';
 import { fetchJson } from './fetchJson.js';
-import type { JsonMapResult } from './jsonMapping.js';
 import { mapStatsSummary } from './statsSummaryMetrics.js';
 
 export interface StatsSummarySourceOptions {
@@ -37,8 +37,6 @@ export const STATS_SUMMARY_COUNTERS = {
 } as const;
 
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
-/** Error strings kept per scrape; the counters have the full count. */
-export const MAX_ERRORS_REPORTED = 20;
 
 export class StatsSummarySource implements Source<Metric> {
   readonly name = 'stats_summary';
@@ -62,20 +60,6 @@ export class StatsSummarySource implements Source<Metric> {
     }
     const mapped = mapStatsSummary(page.value, { hostname: options.hostname, scrapeTimeMs });
     countMapped(options.counters, this.name, STATS_SUMMARY_COUNTERS.payloadErrors, mapped);
-    return { records: mapped.measurements, errors: capped(mapped.errors, mapped.shapeErrors + mapped.dropped.invalid + mapped.dropped.not_finite) };
+    return { records: mapped.measurements, errors: mappedErrors(mapped) };
   }
-}
-
-/** Adds a mapping's outcome to the shared source counters and the source's own payload-error counter. */
-export function countMapped(counters: Counters, source: string, payloadErrors: string, mapped: JsonMapResult): void {
-  if (mapped.shapeErrors > 0) counters.add(payloadErrors, {}, mapped.shapeErrors);
-  countSamplesDropped(counters, 'invalid', mapped.dropped.invalid);
-  countSamplesDropped(counters, 'not_finite', mapped.dropped.not_finite);
-  countMeasurements(counters, source, mapped.measurements.length);
-}
-
-/** The first errors, and how many more there were (`total` counts those never described). */
-export function capped(errors: readonly string[], total: number): string[] {
-  const kept = errors.slice(0, MAX_ERRORS_REPORTED);
-  return total > kept.length ? [...kept, `… and ${total - kept.length} more`] : kept;
 }

@@ -1,0 +1,107 @@
+/**
+ * Standalone cAdvisor's REST API as a source of Monasca metrics: for nodes where cAdvisor runs
+ * as its own DaemonSet (or the kubelet's embedded one on :4194, before 1.12) rather than
+ * behind the kubelet's `/metrics/cadvisor`. It emits bare metrics; which tenant a metric
+ * belongs to is decided by a later step. A failed request or an unreadable payload is a
+ * result with the reason, never a rejection.
+ */
+import type { Counters } from '../../core/counters.js';
+import type { Metric } from '../../core/envelope.js';
+import type { CollectResult, Source } from '../../core/pipeline.js';
+import { keepAliveAgent } from '../kubelet/streamMetricsPage.js';
+import { SOURCE_COUNTERS, describeSourceCounters } from '../sourceCounters.js';
+import { countMapped, mappedErrors } from '../summary/countMapped.js';
+import { fetchJson, type JsonEndpoint, type JsonFetch } from '../summary/fetchJson.js';
+import { mapCadvisorSubcontainers, mapCadvisorV2 } from './cadvisorApiMetrics.js';
+
+export type CadvisorApiVersion = 'v2.0' | 'v1.3';
+
+export interface CadvisorApiSourceOptions {
+  /** cAdvisor's base URL, e.g. http://127.0.0.1:8080 (the API paths are appended). */
+  readonly url: string;
+  /**
+   * `v2.0` (default): three requests per collect (docker containers' stats, their specs for
+   * the pod labels, the root container for the node). `v1.3`: one `/subcontainers/` request,
+   * for cAdvisors too old for v2.0; it returns every cgroup's full history, so it is heavier.
+   */
+  readonly apiVersion?: CadvisorApiVersion;
+  /** Read at every collect, because projected service-account tokens are rotated on disk. */
+  readonly bearerTokenFile?: string;
+  readonly insecureSkipTlsVerify?: boolean;
+  readonly caFile?: string;
+  /** The node's name: the `hostname` dimension. */
+  readonly hostname: string;
+  /** For each request of a collect. */
+  readonly timeoutMs: number;
+  readonly now: () => number;
+  readonly counters: Counters;
+  /** Responses larger than this are refused; 64 MiB by default (v1.3 returns up to 60 stats entries per cgroup). */
+  readonly maxBodyBytes?: number;
+}
+
+export const CADVISOR_API_COUNTERS = {
+  scrapeErrors: 'kansoku_agent_cadvisor_api_scrape_errors_total',
+  payloadErrors: 'kansoku_agent_cadvisor_api_payload_errors_total',
+  samplesDropped: SOURCE_COUNTERS.samplesDropped,
+  measurements: SOURCE_COUNTERS.measurements,
+} as const;
+
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/** The request paths, relative to the base URL. */
+export const CADVISOR_API_PATHS = {
+  v2Stats: '/api/v2.0/stats?type=docker&recursive=true&count=1',
+  v2Specs: '/api/v2.0/spec?type=docker&recursive=true',
+  v2Root: '/api/v2.0/stats?type=name&count=1',
+  v13Subcontainers: '/api/v1.3/subcontainers/',
+} as const;
+
+export class CadvisorApiSource implements Source<Metric> {
+  readonly name = 'cadvisor_api';
+  private readonly connection: ReturnType<typeof keepAliveAgent>;
+  private readonly endpoint: JsonEndpoint;
+  private readonly base: string;
+
+  constructor(private readonly options: CadvisorApiSourceOptions) {
+    this.connection = keepAliveAgent(options.url);
+    this.base = options.url.replace(/\/+$/, '');
+    this.endpoint = { ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
+    const { counters } = options;
+    counters.describe(CADVISOR_API_COUNTERS.scrapeErrors, 'cAdvisor API requests that returned no response (credentials, connection, TLS, HTTP status, timeout, size).');
+    counters.describe(CADVISOR_API_COUNTERS.payloadErrors, 'cAdvisor API responses, or parts of them, of the wrong shape (not JSON, wrong types).');
+    describeSourceCounters(counters);
+  }
+
+  async collect(signal?: AbortSignal): Promise<CollectResult<Metric>> {
+    const { options } = this;
+    const context = { hostname: options.hostname, scrapeTimeMs: options.now() };
+    if (options.apiVersion === 'v1.3') {
+      const subcontainers = await this.get(CADVISOR_API_PATHS.v13Subcontainers, signal);
+      if (!subcontainers.ok) return { records: [], errors: [subcontainers.error] };
+      return this.account(mapCadvisorSubcontainers(subcontainers.value, context), []);
+    }
+    // One after the other: the keep-alive agent holds one connection, and each request's
+    // timeout should measure that request, not its wait in the queue.
+    const stats = await this.get(CADVISOR_API_PATHS.v2Stats, signal);
+    if (!stats.ok) return { records: [], errors: [stats.error] };
+    const specs = await this.get(CADVISOR_API_PATHS.v2Specs, signal);
+    if (!specs.ok) return { records: [], errors: [specs.error] };
+    // Without the root container the pods' measurements still stand; only the node's are missing.
+    const root = await this.get(CADVISOR_API_PATHS.v2Root, signal);
+    const mapped = mapCadvisorV2({ stats: stats.value, specs: specs.value, ...(root.ok ? { root: root.value } : {}) }, context);
+    return this.account(mapped, root.ok ? [] : [root.error]);
+  }
+
+  private async get(path: string, signal: AbortSignal | undefined): Promise<JsonFetch> {
+    const url = `${this.base}${path}`;
+    const response = await fetchJson(url, this.endpoint, this.connection, signal);
+    if (response.ok) return response;
+    this.options.counters.add(response.kind === 'scrape' ? CADVISOR_API_COUNTERS.scrapeErrors : CADVISOR_API_COUNTERS.payloadErrors);
+    return { ...response, error: `request of ${url} failed: ${response.error}` };
+  }
+
+  private account(mapped: ReturnType<typeof mapCadvisorV2>, requestErrors: readonly string[]): CollectResult<Metric> {
+    countMapped(this.options.counters, this.name, CADVISOR_API_COUNTERS.payloadErrors, mapped);
+    return { records: mapped.measurements, errors: [...requestErrors, ...mappedErrors(mapped)] };
+  }
+}

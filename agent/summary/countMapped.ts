@@ -1,0 +1,29 @@
+/**
+ * How the JSON-speaking sources account for a mapped payload: the shared source counters
+ * (measurements by source, drops by reason), the source's own payload-error counter, and a
+ * bounded list of error strings for the collect result.
+ */
+import type { Counters } from '../../core/counters.js';
+import { countMeasurements, countSamplesDropped } from '../sourceCounters.js';
+import type { JsonMapResult } from './jsonMapping.js';
+
+/** Error strings kept per collect; the counters have the full count. */
+export const MAX_ERRORS_REPORTED = 20;
+
+export function countMapped(counters: Counters, source: string, payloadErrorsCounter: string, mapped: JsonMapResult): void {
+  if (mapped.shapeErrors > 0) counters.add(payloadErrorsCounter, {}, mapped.shapeErrors);
+  countSamplesDropped(counters, 'invalid', mapped.dropped.invalid);
+  countSamplesDropped(counters, 'not_finite', mapped.dropped.not_finite);
+  countMeasurements(counters, source, mapped.measurements.length);
+}
+
+/** Every problem a mapping counted, for a collect result. */
+export function mappedErrors(mapped: JsonMapResult): string[] {
+  return capped(mapped.errors, mapped.shapeErrors + mapped.dropped.invalid + mapped.dropped.not_finite);
+}
+
+/** The first errors, and how many more there were (`total` counts those never described). */
+export function capped(errors: readonly string[], total: number): string[] {
+  const kept = errors.slice(0, MAX_ERRORS_REPORTED);
+  return total > kept.length ? [...kept, `… and ${total - kept.length} more`] : kept;
+}
