@@ -34,13 +34,61 @@ export function keepAliveAgent(url: string): http.Agent {
   return url.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
 }
 
+/** What a page's response said about itself, once the whole body has been read. */
+export interface PageResponse {
+  readonly sizeBytes: number;
+  /** The response's Content-Type; '' when it sent none. */
+  readonly contentType: string;
+}
+
 /**
  * GETs the page and hands it to `consume` as text, piece by piece as it arrives (UTF-8
  * decoded across piece boundaries), so that the page never exists as one large buffer or
  * string. Resolves with the page's size in bytes, or why it failed; after a failure the
  * pieces already consumed are to be thrown away.
  */
-export function streamMetricsPage(request: PageRequest, consume: (text: string) => void, signal?: AbortSignal): Promise<Checked<number>> {
+export async function streamMetricsPage(request: PageRequest, consume: (text: string) => void, signal?: AbortSignal): Promise<Checked<number>> {
+  const text = decodeTextPieces(consume);
+  const page = await streamMetricsPageBytes(request, text.write, signal);
+  if (!page.ok) return page;
+  text.end();
+  return ok(page.value.sizeBytes);
+}
+
+export interface TextPieces {
+  readonly write: (chunk: Buffer) => void;
+  /** Hands over what a last incomplete character left (as U+FFFD). */
+  readonly end: () => void;
+}
+
+/**
+ * Byte pieces → text pieces for `consume`. Pages are ASCII but for the odd label value:
+ * ASCII pieces are read as Latin-1, which is a plain copy; from the first piece that is
+ * not, UTF-8 decoding takes over (the pieces before were whole characters, so nothing is
+ * split).
+ */
+export function decodeTextPieces(consume: (text: string) => void): TextPieces {
+  let decoder: StringDecoder | undefined;
+  return {
+    write: (chunk) => {
+      if (decoder === undefined && isAscii(chunk)) consume(chunk.toString('latin1'));
+      else consume((decoder ??= new StringDecoder('utf8')).write(chunk));
+    },
+    end: () => {
+      const rest = decoder?.end() ?? '';
+      if (rest !== '') consume(rest);
+    },
+  };
+}
+
+/**
+ * GETs the page and hands it to `consume` as bytes (gunzipped when the server gzipped
+ * it), piece by piece as it arrives, with the response's Content-Type so that the
+ * consumer can pick a decoder before the first piece. Every failure, as for
+ * `streamMetricsPage`, comes back as a `fail`; after one the pieces consumed are to be
+ * thrown away.
+ */
+export function streamMetricsPageBytes(request: PageRequest, consume: (chunk: Buffer, contentType: string) => void, signal?: AbortSignal): Promise<Checked<PageResponse>> {
   return new Promise((resolve) => {
     let url: URL;
     try {
@@ -71,11 +119,8 @@ export function streamMetricsPage(request: PageRequest, consume: (text: string) 
         resolve(fail(`HTTP ${res.statusCode ?? 'status unknown'}`));
         return;
       }
+      const contentType = res.headers['content-type'] ?? '';
       const body: Readable = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
-      // Pages are ASCII but for the odd label value: ASCII pieces are read as Latin-1, which
-      // is a plain copy; from the first piece that is not, UTF-8 decoding takes over (the
-      // pieces before were whole characters, so nothing is split).
-      let decoder: StringDecoder | undefined;
       let sizeBytes = 0;
       let failed = false;
       body.on('data', (chunk: Buffer) => {
@@ -87,14 +132,11 @@ export function streamMetricsPage(request: PageRequest, consume: (text: string) 
           req.destroy();
           return;
         }
-        if (decoder === undefined && isAscii(chunk)) consume(chunk.toString('latin1'));
-        else consume((decoder ??= new StringDecoder('utf8')).write(chunk));
+        consume(chunk, contentType);
       });
       body.on('end', () => {
         if (failed) return;
-        const rest = decoder?.end() ?? '';
-        if (rest !== '') consume(rest);
-        resolve(ok(sizeBytes));
+        resolve(ok({ sizeBytes, contentType }));
       });
       if (body !== res) body.on('error', (error) => resolve(fail(why(error, 'the page is not valid gzip'))));
       // A connection cut mid-page fails or closes the response without 'end'; the first resolve wins.
