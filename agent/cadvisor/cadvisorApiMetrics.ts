@@ -26,7 +26,7 @@
  */
 import {
   arrayAt,
-  describe,
+  quoted,
   emitValue,
   emptyResult,
   field,
@@ -182,7 +182,7 @@ export function mapCadvisorV2(payloads: CadvisorV2Payloads, context: CadvisorApi
         shapeError(result, `the v2.0 ${what} response has more than ${CADVISOR_API_LIMITS.containers} containers; the rest is not read`);
         break;
       }
-      const where = `${what}[${describe(name)}]`;
+      const where = `${what}[${quoted(name)}]`;
       const entries = field(map, name);
       if (!Array.isArray(entries)) {
         shapeError(result, `${where} is ${kindOf(entries)}, not an array of stats`);
@@ -315,7 +315,7 @@ function mapContainer(result: JsonMapResult, container: ApiContainer, context: C
       dimensions['hostname'] = context.hostname;
     }
   }
-  const where = `container ${describe(container.name)}`;
+  const where = `container ${quoted(container.name)}`;
   const instances = new Map<CadvisorApiGroup, Instance[]>();
   const groups = (group: CadvisorApiGroup): Instance[] => {
     let found = instances.get(group);

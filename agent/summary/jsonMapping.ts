@@ -121,7 +121,7 @@ export function timeAt(result: JsonMapResult, object: JsonObject, key: string, w
   if (value === undefined || value === null) return fallbackMs;
   const ms = parseRfc3339Ms(value);
   if (ms !== undefined) return ms;
-  shapeError(result, `${where}.${key} is not an RFC 3339 time: ${describe(value)}`);
+  shapeError(result, `${where}.${key} is not an RFC 3339 time: ${quoted(value)}`);
   return fallbackMs;
 }
 
@@ -141,7 +141,7 @@ export function emitValue(result: JsonMapResult, draft: Draft, raw: unknown, sca
   if (raw === undefined || raw === null) return;
   const where = `${draft.name} ${JSON.stringify(draft.dimensions)}`;
   if (typeof raw !== 'number') {
-    drop(result, 'invalid', `${where}: value is ${kindOf(raw)} (${describe(raw)}), not a number`);
+    drop(result, 'invalid', `${where}: value is ${kindOf(raw)} (${quoted(raw)}), not a number`);
     return;
   }
   if (!Number.isFinite(raw)) {
@@ -158,7 +158,7 @@ export function emitValue(result: JsonMapResult, draft: Draft, raw: unknown, sca
 }
 
 /** Untrusted text in an error message, short and quoted. */
-export function describe(value: unknown): string {
+export function quoted(value: unknown): string {
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
 }

@@ -252,6 +252,21 @@ describe('mapStatsSummary: hostile and broken payloads', () => {
     expect(find(result, 'node.net.total_out_bytes').value).toBe(3);
   });
 
+  it('a persistent volume carries its claim', () => {
+    const volume = { time: '2024-01-02T03:04:05Z', name: 'data', usedBytes: 5, pvcRef: { name: 'data-db-0', namespace: 'team-a' } };
+    const result = map({ node: {}, pods: [{ podRef: { namespace: 'team-a', name: 'db-0' }, volume: [volume] }] });
+    expect(find(result, 'pod.volume.usage_bytes').dimensions).toEqual({ namespace: 'team-a', pod_name: 'db-0', hostname: HOST, volume: 'data', persistentvolumeclaim: 'data-db-0' });
+  });
+
+  it('a kubelet that sends no interface list: the inlined default interface', () => {
+    const result = map({ node: { network: { time: '2024-01-02T03:04:05Z', name: 'eth0', rxBytes: 11, txBytes: 12 } }, pods: [{ podRef: { namespace: 'a', name: 'b' }, network: { rxBytes: 0 } }] });
+    expect(result.errors).toEqual([]);
+    expect(find(result, 'node.net.in_bytes', { interface: 'eth0' }).value).toBe(11);
+    expect(find(result, 'node.net.total_out_bytes').value).toBe(12);
+    // A pod without networking of its own (host network) has an unnamed default interface: nothing to report.
+    expect(result.measurements.some((m) => m.name.startsWith('pod.net.'))).toBe(false);
+  });
+
   it('a bad time uses the scrape time', () => {
     const result = map({ node: { cpu: { time: 123, usageNanoCores: 1e9 } }, pods: [] });
     expect(find(result, 'node.cpu.usage_cores').timestamp).toBe(SCRAPE_MS);
