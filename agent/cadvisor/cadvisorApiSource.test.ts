@@ -122,6 +122,18 @@ describe('CadvisorApiSource: v2.0', () => {
   });
 });
 
+describe('CadvisorApiSource: v2.0, every cgroup (containerd, CRI-O)', () => {
+  it('asks for every cgroup\'s stats and specs, and takes the node from the root among them', async () => {
+    const seen: { url: string | undefined; authorization: string | undefined }[] = [];
+    const stats = { ...V2.stats, ...V2.root, '/system.slice/containerd.service': (V2.root['/'] as unknown[]).slice() };
+    const url = await serve(routes({ [CADVISOR_API_PATHS.v2AllStats]: stats, [CADVISOR_API_PATHS.v2AllSpecs]: { ...V2.specs, '/': {}, '/system.slice/containerd.service': {} } }, seen));
+    const result = await source(url, { containers: 'all' }).source.collect();
+    expect(result.errors).toEqual([]);
+    expect(result.records).toHaveLength(MEASUREMENTS);
+    expect(seen.map((s) => s.url)).toEqual([CADVISOR_API_PATHS.v2AllStats, CADVISOR_API_PATHS.v2AllSpecs]);
+  });
+});
+
 describe('CadvisorApiSource: v1.3', () => {
   it('reads /subcontainers/ in one request', async () => {
     const seen: { url: string | undefined; authorization: string | undefined }[] = [];

@@ -25,6 +25,13 @@ export interface CadvisorApiSourceOptions {
    * for cAdvisors too old for v2.0; it returns every cgroup's full history, so it is heavier.
    */
   readonly apiVersion?: CadvisorApiVersion;
+  /**
+   * v2.0 only. `docker` (default): Docker's containers, and the root in a request of its own.
+   * `all`: every cgroup (`type=name&recursive=true`), root included, which is how containers
+   * of containerd or CRI-O are reached, as v2.0 has no container type for them; heavier, as
+   * it brings every system slice too.
+   */
+  readonly containers?: 'docker' | 'all';
   /** Read at every collect, because projected service-account tokens are rotated on disk. */
   readonly bearerTokenFile?: string;
   readonly insecureSkipTlsVerify?: boolean;
@@ -53,6 +60,8 @@ export const CADVISOR_API_PATHS = {
   v2Stats: '/api/v2.0/stats?type=docker&recursive=true&count=1',
   v2Specs: '/api/v2.0/spec?type=docker&recursive=true',
   v2Root: '/api/v2.0/stats?type=name&count=1',
+  v2AllStats: '/api/v2.0/stats?type=name&recursive=true&count=1',
+  v2AllSpecs: '/api/v2.0/spec?type=name&recursive=true',
   v13Subcontainers: '/api/v1.3/subcontainers/',
 } as const;
 
@@ -82,10 +91,13 @@ export class CadvisorApiSource implements Source<Metric> {
     }
     // One after the other: the keep-alive agent holds one connection, and each request's
     // timeout should measure that request, not its wait in the queue.
-    const stats = await this.get(CADVISOR_API_PATHS.v2Stats, signal);
+    const all = options.containers === 'all';
+    const stats = await this.get(all ? CADVISOR_API_PATHS.v2AllStats : CADVISOR_API_PATHS.v2Stats, signal);
     if (!stats.ok) return { records: [], errors: [stats.error] };
-    const specs = await this.get(CADVISOR_API_PATHS.v2Specs, signal);
+    const specs = await this.get(all ? CADVISOR_API_PATHS.v2AllSpecs : CADVISOR_API_PATHS.v2Specs, signal);
     if (!specs.ok) return { records: [], errors: [specs.error] };
+    // Every cgroup includes the root.
+    if (all) return this.account(mapCadvisorV2({ stats: stats.value, specs: specs.value }, context), []);
     // Without the root container the pods' measurements still stand; only the node's are missing.
     const root = await this.get(CADVISOR_API_PATHS.v2Root, signal);
     const mapped = mapCadvisorV2({ stats: stats.value, specs: specs.value, ...(root.ok ? { root: root.value } : {}) }, context);
