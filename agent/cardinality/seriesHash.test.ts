@@ -25,6 +25,9 @@ describe('seriesHash', () => {
     { name: 'values swapped between keys', a: ['cpu', { a: '1', b: '2' }], b: ['cpu', { a: '2', b: '1' }] },
     { name: 'name and dimension trade text', a: ['cpux', { a: '1' }], b: ['cpu', { xa: '1' }] },
     { name: 'text moves between pairs', a: ['cpu', { a: '12', b: '3' }], b: ['cpu', { a: '1', b: '23' }] },
+    { name: 'a trailing NUL', a: ['cpu', { a: 'x' }], b: ['cpu', { a: 'x\u0000' }] },
+    { name: 'a key ending in NUL', a: ['cpu', { a: 'x' }], b: ['cpu', { 'a\u0000': 'x' }] },
+    { name: 'odd and even lengths', a: ['cpu', { abc: 'de' }], b: ['cpu', { ab: 'cde' }] },
     { name: 'no dimensions vs one empty', a: ['cpu', {}], b: ['cpu', { '': '' }] },
   ];
   it.each(apart)('tells series apart: $name', ({ a, b }) => {
