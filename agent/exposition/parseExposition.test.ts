@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { peerSamples } from '../../test/prometheusPeer.js';
-import { ExpositionParser, parseExposition, type Sample } from './parseExposition.js';
+import { ExpositionParser, MAX_LABELS_PER_SAMPLE, MAX_LINE_CHARS, parseExposition, type Sample } from './parseExposition.js';
 
 const FIXTURES = new URL('../../test/fixtures/prometheus/', import.meta.url);
 const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -272,5 +272,45 @@ describe('ExpositionParser with a filter of wanted families', () => {
     expect(filtered.samples).toEqual(full.samples.filter((s) => wanted(s.name)));
     expect(filtered.skipped).toBe(full.samples.length - filtered.samples.length + 1);
     expect(filtered.errors).toEqual([]);
+  });
+});
+
+describe('parseExposition: hostile pages are bounded', () => {
+  const after = 'after{pod="p"} 1\n';
+  const AFTER = sample('after', { pod: 'p' }, 1);
+
+  it(`refuses a line over ${MAX_LINE_CHARS} characters, whole or in pieces, and reads the next line`, () => {
+    const long = `long{a="${'x'.repeat(MAX_LINE_CHARS)}"} 1\n`;
+    const whole = parseExposition(long + after);
+    expect(whole.samples).toEqual([AFTER]);
+    expect(whole.errors).toEqual([{ line: 1, reason: `line longer than ${MAX_LINE_CHARS} characters`, text: long.slice(0, 200) }]);
+    const parser = new ExpositionParser();
+    const page = `before 2\n${long}${after}`;
+    for (let offset = 0; offset < page.length; offset += 65536) parser.push(page.slice(offset, offset + 65536));
+    const pieces = parser.finish();
+    expect(pieces.samples).toEqual([sample('before', {}, 2), AFTER]);
+    expect(pieces.errors).toEqual([{ line: 2, reason: `line longer than ${MAX_LINE_CHARS} characters`, text: long.slice(0, 200) }]);
+  });
+
+  it('refuses an overlong last line without a line break', () => {
+    const parser = new ExpositionParser();
+    parser.push(after);
+    for (let i = 0; i < 20; i++) parser.push('y'.repeat(65536));
+    const result = parser.finish();
+    expect(result.samples).toEqual([AFTER]);
+    expect(result.errors.map((e) => e.reason)).toEqual([`line longer than ${MAX_LINE_CHARS} characters`]);
+  });
+
+  it(`refuses a sample with more than ${MAX_LABELS_PER_SAMPLE} labels`, () => {
+    const labels = (n: number): string => Array.from({ length: n }, (_, i) => `l${i}="v"`).join(',');
+    const result = parseExposition(`ok{${labels(MAX_LABELS_PER_SAMPLE)}} 1\nbad{${labels(MAX_LABELS_PER_SAMPLE + 1)}} 1\n${after}`);
+    expect(result.samples.map((s) => s.name)).toEqual(['ok', 'after']);
+    expect(result.errors.map((e) => e.reason)).toEqual([`more than ${MAX_LABELS_PER_SAMPLE} labels`]);
+  });
+
+  it('refuses a label value that was invalid UTF-8 (decoded to U+FFFD), also after a backslash', () => {
+    const result = parseExposition(`a{v="bad\uFFFD"} 1\nb{v="\\\\\uFFFD"} 2\nc{v="é"} 3\n${after}`);
+    expect(result.samples).toEqual([sample('c', { v: 'é' }, 3), AFTER]);
+    expect(result.errors.map((e) => e.reason)).toEqual(['label value is not valid UTF-8', 'label value is not valid UTF-8']);
   });
 });

@@ -10,6 +10,11 @@
  *
  * It never throws: a malformed line becomes an `ExpositionError` and parsing goes on
  * with the next line. NaN and ±Inf are numbers here; the caller decides what to drop.
+ * Hostile pages are bounded: a line longer than `MAX_LINE_CHARS` is refused without being
+ * held whole (so a page that is one long line costs no more than its pieces), a sample
+ * with more than `MAX_LABELS_PER_SAMPLE` labels is refused, and a label value with
+ * U+FFFD, which is what invalid UTF-8 decodes to, is refused as invalid UTF-8 (as
+ * Prometheus refuses it).
  */
 import { parseFloatToken, parseIntegerToken } from './numbers.js';
 
@@ -44,6 +49,12 @@ export interface ExpositionResult {
 }
 
 const ERROR_TEXT_LENGTH = 200;
+
+/** Characters beyond which a line is refused; a kubelet's longest lines are under 1 KB. */
+export const MAX_LINE_CHARS = 1024 * 1024;
+/** Labels beyond which a sample is refused; a kubelet's have about ten. */
+export const MAX_LABELS_PER_SAMPLE = 256;
+const REPLACEMENT_CHARACTER = '\uFFFD';
 
 const TAB = 9;
 const CR = 13;
@@ -105,6 +116,8 @@ export class ExpositionParser {
   private previousName = '';
   /** Position of the next backslash at or after the last label value looked at; page length when none. */
   private nextBackslash = -1;
+  /** The same for U+FFFD: a one-byte (Latin-1) page has none, and V8 answers that without a scan. */
+  private nextReplacement = -1;
   private readonly previousLabelNames: string[] = [];
 
   /** The text being parsed now: whole lines only, but for the last piece. */
@@ -115,6 +128,8 @@ export class ExpositionParser {
   /** The end of the previous piece after its last line break: the start of the next line. */
   private carry = '';
   private lineNumber = 0;
+  /** In a line over `MAX_LINE_CHARS` (already counted as an error): the rest of it is dropped as it comes. */
+  private inOverlongLine = false;
 
   /**
    * `wanted`, when given, says which metric names to read. The kubelet's cAdvisor page
@@ -126,18 +141,34 @@ export class ExpositionParser {
 
   /** Parses every complete line of `text` (with what the previous piece left over). */
   push(text: string): void {
+    if (this.inOverlongLine) {
+      const lineEnd = text.indexOf('\n');
+      if (lineEnd === -1) return;
+      this.inOverlongLine = false;
+      text = text.slice(lineEnd + 1);
+    }
     const joined = this.carry === '' ? text : this.carry + text;
     const lastBreak = joined.lastIndexOf('\n');
     if (lastBreak === -1) {
       this.carry = joined;
-      return;
+    } else {
+      this.carry = lastBreak + 1 === joined.length ? '' : joined.slice(lastBreak + 1);
+      this.parse(lastBreak + 1 === joined.length ? joined : joined.slice(0, lastBreak + 1));
     }
-    this.carry = lastBreak + 1 === joined.length ? '' : joined.slice(lastBreak + 1);
-    this.parse(lastBreak + 1 === joined.length ? joined : joined.slice(0, lastBreak + 1));
+    if (this.carry.length > MAX_LINE_CHARS) this.dropOverlongLine();
+  }
+
+  /** The unfinished line in `carry` is too long: an error now, and the rest of it is not kept. */
+  private dropOverlongLine(): void {
+    this.lineNumber++;
+    this.errors.push({ line: this.lineNumber, reason: `line longer than ${MAX_LINE_CHARS} characters`, text: this.carry.slice(0, ERROR_TEXT_LENGTH) });
+    this.carry = '';
+    this.inOverlongLine = true;
   }
 
   /** Parses what is left (a last line without a line break) and returns everything. */
   finish(): ExpositionResult {
+    this.inOverlongLine = false;
     if (this.carry !== '') {
       const rest = this.carry;
       this.carry = '';
@@ -149,6 +180,7 @@ export class ExpositionParser {
   private parse(page: string): void {
     this.page = page;
     this.nextBackslash = -1;
+    this.nextReplacement = -1;
     let start = 0;
     while (start < page.length) {
       let next = page.indexOf('\n', start);
@@ -156,7 +188,10 @@ export class ExpositionParser {
       this.lineNumber++;
       this.lineStart = start;
       this.end = next > start && page.charCodeAt(next - 1) === CR ? next - 1 : next;
-      if (!this.line()) this.fail(this.lineNumber);
+      if (this.end - start > MAX_LINE_CHARS) {
+        this.reason = `line longer than ${MAX_LINE_CHARS} characters`;
+        this.fail(this.lineNumber);
+      } else if (!this.line()) this.fail(this.lineNumber);
       start = next + 1;
     }
   }
@@ -264,6 +299,7 @@ export class ExpositionParser {
       const c = this.at(p);
       if (c === RBRACE) return p + 1;
       if (!isLabelNameStart(c)) return this.failAt(c === -1 ? 'unterminated label set' : 'invalid label name');
+      if (index === MAX_LABELS_PER_SAMPLE) return this.failAt(`more than ${MAX_LABELS_PER_SAMPLE} labels`);
       const name = this.labelName(index, p);
       p = this.skipBlanks(p + name.length);
       if (this.at(p) !== EQUALS) return this.failAt(`expected '=' after label ${name}`);
@@ -305,7 +341,11 @@ export class ExpositionParser {
       const backslash = page.indexOf('\\', start);
       this.nextBackslash = backslash === -1 ? page.length : backslash;
     }
-    if (quote !== -1 && quote < this.end && quote < this.nextBackslash) {
+    if (this.nextReplacement < start) {
+      const replacement = page.indexOf(REPLACEMENT_CHARACTER, start);
+      this.nextReplacement = replacement === -1 ? page.length : replacement;
+    }
+    if (quote !== -1 && quote < this.end && quote < this.nextBackslash && quote < this.nextReplacement) {
       this.value = page.slice(start, quote);
       return quote + 1;
     }
@@ -315,6 +355,7 @@ export class ExpositionParser {
     for (;;) {
       const c = this.at(p);
       if (c === QUOTE) {
+        if (value.includes(REPLACEMENT_CHARACTER)) return this.failAt('label value is not valid UTF-8');
         this.value = value;
         return p + 1;
       }

@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeFamilies, encodeFamily, lengthPrefix, metricFamilyType, textToProtobuf, type FamilyInput } from '../../test/support/protobufExposition.js';
 import { mapCadvisorSamples, mapsSeries } from '../kubelet/cadvisorMetrics.js';
-import { ExpositionParser, parseExposition, type Sample } from './parseExposition.js';
-import { MAX_LABELS_PER_SAMPLE, ProtobufExpositionParser, formatGoFloat, parseProtobufExposition } from './parseProtobuf.js';
+import { ExpositionParser, MAX_LABELS_PER_SAMPLE, parseExposition, type Sample } from './parseExposition.js';
+import { ProtobufExpositionParser, formatGoFloat, parseProtobufExposition } from './parseProtobuf.js';
 
 const FIXTURES = new URL('../../test/fixtures/prometheus/', import.meta.url);
 const SHARED_FIXTURES = '/work/shared/fixtures/01-prometheus-cadvisor/';

@@ -24,16 +24,11 @@
  * name as field 1, then the whole message decoding), so that garbage in the middle of a
  * page costs the garbage and not the rest of the page. Families before it are kept.
  */
-import type { ExpositionError, ExpositionResult, MetricType, Sample } from './parseExposition.js';
+import { MAX_LABELS_PER_SAMPLE, type ExpositionError, type ExpositionResult, type MetricType, type Sample } from './parseExposition.js';
 
 /** The Content-Type (and Accept) of the delimited protobuf format. */
 export const PROTOBUF_EXPOSITION_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
-/**
- * Labels per sample beyond which the sample is refused: a kubelet's have about ten; a
- * hostile page with a million would otherwise build a million-key object per sample.
- */
-export const MAX_LABELS_PER_SAMPLE = 256;
 
 /** `MetricType` enum values of metrics.proto, by number. GAUGE_HISTOGRAM (5) reads as a histogram. */
 const FAMILY_TYPES: readonly MetricType[] = ['counter', 'gauge', 'summary', 'untyped', 'histogram', 'histogram'];
