@@ -126,6 +126,23 @@ describe('KubernetesInformers against the API stand-in', () => {
     await eventually(() => metadata.pod('scraper', 'after-relist') !== undefined);
   });
 
+  it('410s that keep coming with no event between are listed after a backoff, not in a loop', async () => {
+    const metadata = startInformers();
+    await startAndWatch(metadata);
+    standIn.setExpireEveryWatch(true);
+    standIn.expireWatches();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const lists = standIn.lists('pods');
+    // 20 ms doubling to 100 ms, with jitter, over 400 ms: a handful of lists, not hundreds.
+    expect(lists).toBeGreaterThanOrEqual(3);
+    expect(lists).toBeLessThan(20);
+    standIn.setExpireEveryWatch(false);
+    standIn.addPod(newPod('after-expiries'));
+    await eventually(() => metadata.pod('scraper', 'after-expiries') !== undefined);
+    // Every 410 led to one list, no more.
+    expect(metadata.stats().pods.restarts.gone_410).toBe(standIn.lists('pods') - 1);
+  });
+
   it('a dropped connection is watched again after a backoff, from where it was, and catches up', async () => {
     const metadata = startInformers();
     await startAndWatch(metadata);

@@ -6,7 +6,8 @@
  * What client-node's ListWatch does by itself, and what is added here:
  * - A watch ending with 410 Gone (an ERROR event with a Status of code 410, or a 410
  *   answer): ListWatch forgets its resourceVersion and lists again at once, deleting
- *   what disappeared meanwhile. Counted here as `gone_410`.
+ *   what disappeared meanwhile. Counted here as `gone_410`; when 410s follow each other
+ *   with no event between, the end of the watch is handed to ListWatch after a backoff.
  * - Any other failure (list refused, watch refused, connection reset): ListWatch emits
  *   'error' and stops for good. Restarted here after an exponential backoff with jitter;
  *   the restart watches again from the last resourceVersion (no list), and a version
@@ -213,6 +214,8 @@ class ResourceInformer<T extends V1Pod | V1Namespace> {
   private stopped = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
+  /** 410s with no event between them: a server expiring every fresh watch would otherwise be listed in a loop. */
+  private goneInARow = 0;
   private lists = 0;
   private watches = 0;
   private listApplied = false;
@@ -226,8 +229,9 @@ class ResourceInformer<T extends V1Pod | V1Namespace> {
       onEvent: () => {
         // The watch delivers: the server is back, the next failure starts the backoff anew.
         this.attempt = 0;
+        this.goneInARow = 0;
       },
-      onGone: () => this.countRestart('gone_410', undefined),
+      onGone: () => this.onGone(),
     });
     this.informer = new ListWatch<T>(options.path, this.watch, () => this.listAll(), false, undefined, options.fieldSelector);
     this.informer.on('add', (object) => options.onUpsert(object));
@@ -281,6 +285,14 @@ class ResourceInformer<T extends V1Pod | V1Namespace> {
     this.listApplied = false;
   }
 
+  /** How long to wait before the list that follows a 410: at once the first time, with backoff when it repeats without an event between. */
+  private onGone(): number {
+    this.goneInARow++;
+    const delayMs = this.goneInARow > 1 ? backoffDelayMs(this.goneInARow - 2, this.options.backoff) : 0;
+    this.countRestart('gone_410', delayMs > 0 ? { delayMs, attempt: this.goneInARow, error: '410 Gone again with no event since the last list' } : undefined);
+    return delayMs;
+  }
+
   private onError(err: unknown): void {
     if (this.stopped || this.restartTimer) return;
     const reason: WatchRestartReason = err instanceof WatchClosed ? 'closed' : 'error';
@@ -310,7 +322,8 @@ interface GuardedWatchHooks {
   isStopped(): boolean;
   onWatchOpening(): void;
   onEvent(): void;
-  onGone(): void;
+  /** A watch ended with 410 Gone; returns how long to wait before letting ListWatch list again. */
+  onGone(): number;
 }
 
 /**
@@ -319,6 +332,8 @@ interface GuardedWatchHooks {
  */
 class GuardedWatch extends Watch {
   private readonly open = new Set<AbortController>();
+  /** Ends of watches held back by a backoff (repeated 410s). */
+  private readonly delayed = new Set<NodeJS.Timeout>();
 
   constructor(
     config: KubeConfig,
@@ -352,9 +367,16 @@ class GuardedWatch extends Watch {
       if (opened.controller) this.open.delete(opened.controller);
       if (this.hooks.isStopped()) return done(err);
       if (gone || isGoneStatus(err)) {
-        this.hooks.onGone();
-        // ListWatch lists again at once: its resourceVersion was reset by the ERROR event or by this 410.
-        return done(gone ? null : err);
+        // ListWatch lists again when told the watch is done: its resourceVersion was reset by the ERROR event or by this 410.
+        const delayMs = this.hooks.onGone();
+        if (delayMs === 0) return done(gone ? null : err);
+        const timer = setTimeout(() => {
+          this.delayed.delete(timer);
+          if (!this.hooks.isStopped()) done(gone ? null : err);
+        }, delayMs);
+        timer.unref();
+        this.delayed.add(timer);
+        return;
       }
       done(err ?? new WatchClosed());
     };
@@ -371,6 +393,8 @@ class GuardedWatch extends Watch {
   abortAll(): void {
     for (const controller of this.open) controller.abort();
     this.open.clear();
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
   }
 }
 

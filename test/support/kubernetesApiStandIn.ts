@@ -71,6 +71,7 @@ export class KubernetesApiStandIn {
   /** Watches from an older version get 410 Gone: etcd compacted it away. */
   private compactedRevision = 0;
   private unavailable = false;
+  private expireEveryWatch = false;
   private url = '';
 
   constructor(options: KubernetesApiStandInOptions = {}) {
@@ -174,6 +175,11 @@ export class KubernetesApiStandIn {
     }
   }
 
+  /** While set, every new watch gets 410 Gone at once, as from a server whose cache is compacted faster than clients list. */
+  setExpireEveryWatch(expire: boolean): void {
+    this.expireEveryWatch = expire;
+  }
+
   /** While set, every request is answered 503, as by an API server that is restarting. */
   setUnavailable(unavailable: boolean): void {
     this.unavailable = unavailable;
@@ -264,7 +270,7 @@ export class KubernetesApiStandIn {
     // Headers go out at once, as from the API server, so the client knows the watch is open.
     res.flushHeaders();
     const from = Number(resourceVersion || '0');
-    if (from !== 0 && from < this.compactedRevision) {
+    if ((from !== 0 && from < this.compactedRevision) || this.expireEveryWatch) {
       // kube-apiserver answers a too-old version with 200 and an ERROR event, then ends the watch.
       writeEvent(res, 'ERROR', goneStatus(this.compactedRevision));
       res.end();
