@@ -1,6 +1,6 @@
 /**
  * How long `CardinalityGuard.admit` takes per envelope on a large node's cycle: 100k
- * envelopes of 40 tenants, 2 000 containers × 25 metric names, `container.io`-style series
+ * envelopes of 40 tenants, 4 000 containers × 25 metric names, a fifth of them `container.io`-style series
  * with a device, dimensions in the agent's shape (7 of them, image names ~40 characters).
  * Run: `npx tsx agent/cardinality/cardinalityGuard.bench.ts`. Times are CPU time (user +
  * system) of this process, best of several rounds, so other work on the machine skews them less.
