@@ -47,7 +47,7 @@ export const AgentSectionSchema = section(
       "the kubelet's /metrics/cadvisor",
     ),
     summary: section(endpoint('https://127.0.0.1:10250/stats/summary'), "the kubelet's /stats/summary (node, pod and volume figures, for clusters that restrict /metrics/cadvisor)"),
-    cadvisor: section(endpoint('http://127.0.0.1:8080/api/v2.0/stats?type=docker&recursive=true&count=1'), "a standalone cAdvisor's REST API"),
+    cadvisor: section(endpoint('http://127.0.0.1:8080'), "a standalone cAdvisor's REST API (/api/v2.0/stats and /spec under this base URL)"),
     rates: section(
       {
         enabled: Type.Boolean({ default: true, description: 'emit per-second rates and percentages of limits alongside the cumulative values' }),

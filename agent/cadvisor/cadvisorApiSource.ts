@@ -8,17 +8,16 @@
 import type { Counters } from '../../core/counters.js';
 import type { Metric } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
-import { keepAliveAgent } from '../kubelet/streamMetricsPage.js';
+import { Endpoint, type EndpointOptions } from '../kubelet/endpoint.js';
 import { SOURCE_COUNTERS, describeSourceCounters } from '../sourceCounters.js';
 import { countMapped, mappedErrors } from '../summary/countMapped.js';
-import { fetchJson, type JsonEndpoint, type JsonFetch } from '../summary/fetchJson.js';
+import { fetchJson, type JsonFetch } from '../kubelet/fetchJson.js';
 import { mapCadvisorSubcontainers, mapCadvisorV2 } from './cadvisorApiMetrics.js';
 
 export type CadvisorApiVersion = 'v2.0' | 'v1.3';
 
-export interface CadvisorApiSourceOptions {
-  /** cAdvisor's base URL, e.g. http://127.0.0.1:8080 (the API paths are appended). */
-  readonly url: string;
+/** `url` is cAdvisor's base URL, e.g. http://127.0.0.1:8080 (the API paths are appended). */
+export interface CadvisorApiSourceOptions extends EndpointOptions {
   /**
    * `v2.0` (default): three requests per collect (docker containers' stats, their specs for
    * the pod labels, the root container for the node). `v1.3`: one `/subcontainers/` request,
@@ -32,18 +31,10 @@ export interface CadvisorApiSourceOptions {
    * it brings every system slice too.
    */
   readonly containers?: 'docker' | 'all';
-  /** Read at every collect, because projected service-account tokens are rotated on disk. */
-  readonly bearerTokenFile?: string;
-  readonly insecureSkipTlsVerify?: boolean;
-  readonly caFile?: string;
   /** The node's name: the `hostname` dimension. */
   readonly hostname: string;
-  /** For each request of a collect. */
-  readonly timeoutMs: number;
   readonly now: () => number;
   readonly counters: Counters;
-  /** Responses larger than this are refused; 64 MiB by default (v1.3 returns up to 60 stats entries per cgroup). */
-  readonly maxBodyBytes?: number;
 }
 
 export const CADVISOR_API_COUNTERS = {
@@ -67,14 +58,12 @@ export const CADVISOR_API_PATHS = {
 
 export class CadvisorApiSource implements Source<Metric> {
   readonly name = 'cadvisor_api';
-  private readonly connection: ReturnType<typeof keepAliveAgent>;
-  private readonly endpoint: JsonEndpoint;
+  private readonly endpoint: Endpoint;
   private readonly base: string;
 
   constructor(private readonly options: CadvisorApiSourceOptions) {
-    this.connection = keepAliveAgent(options.url);
     this.base = options.url.replace(/\/+$/, '');
-    this.endpoint = { ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES };
+    this.endpoint = new Endpoint({ ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES });
     const { counters } = options;
     counters.describe(CADVISOR_API_COUNTERS.scrapeErrors, 'cAdvisor API requests that returned no response (credentials, connection, TLS, HTTP status, timeout, size).');
     counters.describe(CADVISOR_API_COUNTERS.payloadErrors, 'cAdvisor API responses, or parts of them, of the wrong shape (not JSON, wrong types).');
@@ -106,7 +95,7 @@ export class CadvisorApiSource implements Source<Metric> {
 
   private async get(path: string, signal: AbortSignal | undefined): Promise<JsonFetch> {
     const url = `${this.base}${path}`;
-    const response = await fetchJson(url, this.endpoint, this.connection, signal);
+    const response = await fetchJson(this.endpoint, url, signal);
     if (response.ok) return response;
     this.options.counters.add(response.kind === 'scrape' ? CADVISOR_API_COUNTERS.scrapeErrors : CADVISOR_API_COUNTERS.payloadErrors);
     return { ...response, error: `request of ${url} failed: ${response.error}` };

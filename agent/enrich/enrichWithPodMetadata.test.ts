@@ -82,11 +82,11 @@ describe('enrichWithPodMetadata: metrics', () => {
     expect(envelope?.metric).toBe(node);
   });
 
-  it.each([
-    { name: 'namespace label first', namespace: 'shop', map: { shop: 'from-map' }, unmapped: 'namespace' as const, tenant: 'project-shop' },
-    { name: 'then the static map', namespace: 'ops', map: { ops: 'project-ops' }, unmapped: 'drop' as const, tenant: 'project-ops' },
-    { name: 'then the namespace itself', namespace: 'ops', map: {}, unmapped: 'namespace' as const, tenant: 'ops' },
-    { name: 'or dropped', namespace: 'ops', map: {}, unmapped: 'drop' as const, tenant: undefined },
+  it.each<{ name: string; namespace: string; map: Record<string, string>; unmapped: 'namespace' | 'drop'; tenant: string | undefined }>([
+    { name: 'namespace label first', namespace: 'shop', map: { shop: 'from-map' }, unmapped: 'namespace', tenant: 'project-shop' },
+    { name: 'then the static map', namespace: 'ops', map: { ops: 'project-ops' }, unmapped: 'drop', tenant: 'project-ops' },
+    { name: 'then the namespace itself', namespace: 'ops', map: {}, unmapped: 'namespace', tenant: 'ops' },
+    { name: 'or dropped', namespace: 'ops', map: {}, unmapped: 'drop', tenant: undefined },
   ])('tenancy: $name', async ({ namespace, map, unmapped, tenant }) => {
     const { enrichment, counters } = setUp({ map, unmapped });
     const out = await enrichment.metrics([metric({ namespace, pod_name: 'p', hostname: 'node-1' }), metric({ hostname: 'node-1' })], 'operators');

@@ -7,26 +7,18 @@
 import type { Counters } from '../../core/counters.js';
 import type { Metric } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
-import { keepAliveAgent } from '../kubelet/streamMetricsPage.js';
+import { Endpoint, type EndpointOptions } from '../kubelet/endpoint.js';
+import { fetchJson } from '../kubelet/fetchJson.js';
 import { SOURCE_COUNTERS, describeSourceCounters } from '../sourceCounters.js';
 import { countMapped, mappedErrors } from './countMapped.js';
-import { fetchJson } from './fetchJson.js';
 import { mapStatsSummary } from './statsSummaryMetrics.js';
 
-export interface StatsSummarySourceOptions {
-  /** e.g. https://NODE:10250/stats/summary */
-  readonly url: string;
-  /** Read at every scrape, because projected service-account tokens are rotated on disk. */
-  readonly bearerTokenFile?: string;
-  readonly insecureSkipTlsVerify?: boolean;
-  readonly caFile?: string;
+/** `url` is e.g. https://NODE:10250/stats/summary; payloads over `maxBodyBytes` (16 MiB by default, some 100 times a busy node's summary) are refused. */
+export interface StatsSummarySourceOptions extends EndpointOptions {
   /** The node's name: the `hostname` dimension. */
   readonly hostname: string;
-  readonly timeoutMs: number;
   readonly now: () => number;
   readonly counters: Counters;
-  /** Payloads larger than this are refused; 16 MiB by default, some 100 times a busy node's summary. */
-  readonly maxBodyBytes?: number;
 }
 
 export const STATS_SUMMARY_COUNTERS = {
@@ -40,10 +32,10 @@ const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 export class StatsSummarySource implements Source<Metric> {
   readonly name = 'stats_summary';
-  private readonly connection: ReturnType<typeof keepAliveAgent>;
+  private readonly endpoint: Endpoint;
 
   constructor(private readonly options: StatsSummarySourceOptions) {
-    this.connection = keepAliveAgent(options.url);
+    this.endpoint = new Endpoint({ ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES });
     const { counters } = options;
     counters.describe(STATS_SUMMARY_COUNTERS.scrapeErrors, 'Kubelet /stats/summary scrapes that returned no payload (credentials, connection, TLS, HTTP status, timeout, size).');
     counters.describe(STATS_SUMMARY_COUNTERS.payloadErrors, 'Kubelet /stats/summary payloads, or parts of them, of the wrong shape (not JSON, wrong types).');
@@ -53,7 +45,7 @@ export class StatsSummarySource implements Source<Metric> {
   async collect(signal?: AbortSignal): Promise<CollectResult<Metric>> {
     const { options } = this;
     const scrapeTimeMs = options.now();
-    const page = await fetchJson(options.url, { ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES }, this.connection, signal);
+    const page = await fetchJson(this.endpoint, options.url, signal);
     if (!page.ok) {
       options.counters.add(page.kind === 'scrape' ? STATS_SUMMARY_COUNTERS.scrapeErrors : STATS_SUMMARY_COUNTERS.payloadErrors);
       return { records: [], errors: [`scrape of ${options.url} failed: ${page.error}`] };
