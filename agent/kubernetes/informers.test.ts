@@ -25,7 +25,7 @@ afterEach(async () => {
   await standIn.close();
 });
 
-function startInformers(options: { listPageSize?: number; token?: string } = {}): KubernetesInformers {
+function startInformers(options: { listPageSize?: number; token?: string; watchTimeoutSeconds?: number } = {}): KubernetesInformers {
   informers = new KubernetesInformers({
     kubeConfig: standIn.kubeConfig(options.token),
     nodeName: NODE,
@@ -33,6 +33,7 @@ function startInformers(options: { listPageSize?: number; token?: string } = {})
     logger: pino({ level: 'silent' }),
     backoff: BACKOFF,
     ...(options.listPageSize ? { listPageSize: options.listPageSize } : {}),
+    ...(options.watchTimeoutSeconds ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}),
   });
   return informers;
 }
@@ -169,6 +170,32 @@ describe('KubernetesInformers against the API stand-in', () => {
     expect(counters.get('kansoku_agent_kubernetes_watch_restarts_total', { resource: 'pods', reason: 'closed' })).toBe(1);
     const rewatch = standIn.requests.filter((r) => r.path === '/api/v1/pods' && r.query['watch'] === 'true').at(-1);
     expect(Number(rewatch?.query['resourceVersion'])).toBeGreaterThan(0);
+  });
+
+  it('asks for bookmarks and a watch timeout; a watch the server ends at its timeout is watched again from a bookmark', async () => {
+    const metadata = startInformers({ watchTimeoutSeconds: 1 });
+    await startAndWatch(metadata);
+    const firstWatch = standIn.requests.find((r) => r.path === '/api/v1/pods' && r.query['watch'] === 'true');
+    expect(firstWatch?.query).toMatchObject({ allowWatchBookmarks: 'true', timeoutSeconds: '1', fieldSelector: `spec.nodeName=${NODE}` });
+    // Namespaces change; the pod watch hears of the new version only through a bookmark.
+    standIn.setNamespaceLabels('scraper', { team: 'x' });
+    standIn.sendBookmarks();
+    await eventually(() => standIn.watchRequests('pods') >= 2, 2_500);
+    const rewatch = standIn.requests.filter((r) => r.path === '/api/v1/pods' && r.query['watch'] === 'true').at(-1);
+    expect(rewatch?.query['resourceVersion']).toBe(standIn.resourceVersion);
+    expect(counters.get('kansoku_agent_kubernetes_watch_restarts_total', { resource: 'pods', reason: 'closed' })).toBeGreaterThanOrEqual(1);
+    expect(standIn.lists('pods')).toBe(1);
+  });
+
+  it('a watch still open past its timeout (a half-open connection) is aborted and started again', async () => {
+    standIn.setIgnoreWatchTimeouts(true);
+    const metadata = startInformers({ watchTimeoutSeconds: 1 });
+    await startAndWatch(metadata);
+    await eventually(() => standIn.watchRequests('pods') >= 2, 2_500);
+    expect(counters.get('kansoku_agent_kubernetes_watch_restarts_total', { resource: 'pods', reason: 'error' })).toBe(1);
+    standIn.addPod(newPod('after-half-open'));
+    await eventually(() => metadata.pod('scraper', 'after-half-open') !== undefined);
+    expect(standIn.lists('pods')).toBe(1);
   });
 
   it('keeps trying with backoff while the server is away, then catches up', async () => {

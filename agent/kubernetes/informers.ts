@@ -18,6 +18,11 @@
  *   Counted as `closed`.
  * - ListWatch.stop() during a reconnect leaves the new watch open; the watch wrapper
  *   below refuses new watches and aborts open ones once stopped.
+ * - client-node's Watch has no deadline: a connection gone half-open (a node or a load
+ *   balancer vanished without a reset) would hang the informer until TCP keepalive gives
+ *   up. Watches are asked for with timeoutSeconds, and one the server has not ended
+ *   by then (plus a grace) is aborted here, which counts as an error and restarts.
+ *   Bookmarks are asked for too, so that a restart resumes from a recent version.
  */
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -39,6 +44,8 @@ export interface KubernetesInformersOptions {
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   /** Objects per list page; lists of thousands of namespaces come in pages. */
   readonly listPageSize?: number;
+  /** How long the server keeps a watch open (timeoutSeconds); 5 to 10 minutes at random by default, as client-go does. */
+  readonly watchTimeoutSeconds?: number;
 }
 
 export interface InformerStats {
@@ -85,6 +92,7 @@ export class KubernetesInformers implements ClusterMetadata {
       list: (_continue) => api.listPodForAllNamespaces({ fieldSelector, limit, ...(_continue ? { _continue } : {}) }),
       kubeConfig: options.kubeConfig,
       backoff,
+      watchTimeoutSeconds: options.watchTimeoutSeconds,
       counters: options.counters,
       logger: options.logger,
       onUpsert: (pod) => {
@@ -104,6 +112,7 @@ export class KubernetesInformers implements ClusterMetadata {
       list: (_continue) => api.listNamespace({ limit, ...(_continue ? { _continue } : {}) }),
       kubeConfig: options.kubeConfig,
       backoff,
+      watchTimeoutSeconds: options.watchTimeoutSeconds,
       counters: options.counters,
       logger: options.logger,
       onUpsert: (ns) => {
@@ -191,6 +200,7 @@ interface ResourceInformerOptions<T extends V1Pod | V1Namespace> {
   readonly list: (_continue: string | undefined) => Promise<KubernetesListObject<T>>;
   readonly kubeConfig: KubeConfig;
   readonly backoff: BackoffPolicy;
+  readonly watchTimeoutSeconds: number | undefined;
   readonly counters: Counters;
   readonly logger: Logger;
   readonly onUpsert: (object: T) => void;
@@ -232,6 +242,7 @@ class ResourceInformer<T extends V1Pod | V1Namespace> {
         this.goneInARow = 0;
       },
       onGone: () => this.onGone(),
+      watchTimeoutSeconds: () => options.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300),
     });
     this.informer = new ListWatch<T>(options.path, this.watch, () => this.listAll(), false, undefined, options.fieldSelector);
     this.informer.on('add', (object) => options.onUpsert(object));
@@ -324,6 +335,7 @@ interface GuardedWatchHooks {
   onEvent(): void;
   /** A watch ended with 410 Gone; returns how long to wait before letting ListWatch list again. */
   onGone(): number;
+  watchTimeoutSeconds(): number;
 }
 
 /**
@@ -355,6 +367,8 @@ class GuardedWatch extends Watch {
       return refused;
     }
     this.hooks.onWatchOpening();
+    const timeoutSeconds = this.hooks.watchTimeoutSeconds();
+    const params = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds };
     let gone = false;
     // Set once super.watch returns; done may be called before that (a refused connection).
     const opened: { controller?: AbortController } = {};
@@ -364,6 +378,7 @@ class GuardedWatch extends Watch {
       callback(phase, apiObj, watchObj);
     };
     const onDone = (err: unknown): void => {
+      clearTimeout(deadline);
       if (opened.controller) this.open.delete(opened.controller);
       if (this.hooks.isStopped()) return done(err);
       if (gone || isGoneStatus(err)) {
@@ -380,10 +395,15 @@ class GuardedWatch extends Watch {
       }
       done(err ?? new WatchClosed());
     };
-    const controller = await super.watch(path, queryParams, onEvent, onDone);
+    // The server ends the watch at timeoutSeconds; still open well after, the connection is dead.
+    const deadlineMs = timeoutSeconds * 1000 + Math.min(30_000, timeoutSeconds * 500);
+    const deadline = setTimeout(() => opened.controller?.abort(), deadlineMs);
+    deadline.unref();
+    const controller = await super.watch(path, params, onEvent, onDone);
     opened.controller = controller;
     this.open.add(controller);
     if (this.hooks.isStopped() || controller.signal.aborted) {
+      clearTimeout(deadline);
       this.open.delete(controller);
       controller.abort();
     }

@@ -27,6 +27,7 @@ interface StoredEvent {
 
 interface OpenWatch {
   readonly resource: StandInResource;
+  readonly bookmarks: boolean;
   readonly nodeName: string | undefined;
   readonly res: ServerResponse;
 }
@@ -72,6 +73,7 @@ export class KubernetesApiStandIn {
   private compactedRevision = 0;
   private unavailable = false;
   private expireEveryWatch = false;
+  private ignoreWatchTimeouts = false;
   private url = '';
 
   constructor(options: KubernetesApiStandInOptions = {}) {
@@ -159,6 +161,14 @@ export class KubernetesApiStandIn {
     }
   }
 
+  /** A BOOKMARK event at the current version on every open watch that asked for bookmarks. */
+  sendBookmarks(): void {
+    for (const watch of this.watches) {
+      if (!watch.bookmarks) continue;
+      writeEvent(watch.res, 'BOOKMARK', { kind: watch.resource === 'pods' ? 'Pod' : 'Namespace', apiVersion: 'v1', metadata: { resourceVersion: String(this.revision) } });
+    }
+  }
+
   /** Ends every open watch cleanly, as the API server does when a watch's timeout is up. */
   closeWatches(): void {
     for (const watch of [...this.watches]) {
@@ -178,6 +188,11 @@ export class KubernetesApiStandIn {
   /** While set, every new watch gets 410 Gone at once, as from a server whose cache is compacted faster than clients list. */
   setExpireEveryWatch(expire: boolean): void {
     this.expireEveryWatch = expire;
+  }
+
+  /** While set, new watches stay open past their timeoutSeconds, as a connection gone half-open looks to the client. */
+  setIgnoreWatchTimeouts(ignore: boolean): void {
+    this.ignoreWatchTimeouts = ignore;
   }
 
   /** While set, every request is answered 503, as by an API server that is restarting. */
@@ -237,7 +252,7 @@ export class KubernetesApiStandIn {
       if (!match || resource !== 'pods') return sendStatus(res, 400, 'BadRequest', `field label not supported: ${selector}`);
       nodeName = match[1];
     }
-    if (query['watch'] === 'true' || query['watch'] === '1') this.watch(resource, nodeName, query['resourceVersion'] ?? '', res);
+    if (query['watch'] === 'true' || query['watch'] === '1') this.watch(resource, nodeName, query['resourceVersion'] ?? '', Number(query['timeoutSeconds'] ?? 0), query['allowWatchBookmarks'] === 'true', res);
     else this.list(resource, nodeName, query, res);
   }
 
@@ -265,7 +280,7 @@ export class KubernetesApiStandIn {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
 
-  private watch(resource: StandInResource, nodeName: string | undefined, resourceVersion: string, res: ServerResponse): void {
+  private watch(resource: StandInResource, nodeName: string | undefined, resourceVersion: string, timeoutSeconds: number, bookmarks: boolean, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     // Headers go out at once, as from the API server, so the client knows the watch is open.
     res.flushHeaders();
@@ -282,9 +297,15 @@ export class KubernetesApiStandIn {
     } else {
       for (const event of this.history) if (event.revision > from && event.resource === resource && matches(event.object, nodeName)) writeEvent(res, event.type, event.object);
     }
-    const watch: OpenWatch = { resource, nodeName, res };
+    const watch: OpenWatch = { resource, nodeName, res, bookmarks };
     this.watches.add(watch);
-    res.on('close', () => this.watches.delete(watch));
+    // The API server ends a watch cleanly once its timeoutSeconds are up.
+    const timer = timeoutSeconds > 0 && !this.ignoreWatchTimeouts ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined;
+    timer?.unref();
+    res.on('close', () => {
+      clearTimeout(timer);
+      this.watches.delete(watch);
+    });
   }
 }
 
