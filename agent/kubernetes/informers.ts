@@ -276,10 +276,10 @@ class ResourceInformer<T extends V1Pod | V1Namespace> {
     this.lists++;
     const items: T[] = [];
     let page = await this.options.list(undefined);
-    items.push(...page.items);
+    items.push(...page.items.map(withoutManagedFields));
     while (page.metadata?._continue) {
       page = await this.options.list(page.metadata._continue);
-      items.push(...page.items);
+      items.push(...page.items.map(withoutManagedFields));
     }
     this.attempt = 0;
     this.listApplied = true;
@@ -375,7 +375,7 @@ class GuardedWatch extends Watch {
     const onEvent = (phase: string, apiObj: unknown, watchObj?: unknown): void => {
       if (phase === 'ERROR' && isGoneStatus(apiObj)) gone = true;
       else this.hooks.onEvent();
-      callback(phase, apiObj, watchObj);
+      callback(phase, phase === 'ADDED' || phase === 'MODIFIED' ? withoutManagedFields(apiObj) : apiObj, watchObj);
     };
     const onDone = (err: unknown): void => {
       clearTimeout(deadline);
@@ -416,6 +416,16 @@ class GuardedWatch extends Watch {
     for (const timer of this.delayed) clearTimeout(timer);
     this.delayed.clear();
   }
+}
+
+/**
+ * ListWatch keeps every object it is given, whole; managedFields (server-side apply
+ * bookkeeping) are often most of an object's size and nothing here reads them.
+ */
+function withoutManagedFields<T>(object: T): T {
+  const metadata = typeof object === 'object' && object !== null ? (object as { metadata?: { managedFields?: unknown } }).metadata : undefined;
+  if (metadata && metadata.managedFields !== undefined) delete metadata.managedFields;
+  return object;
 }
 
 function isGoneStatus(value: unknown): boolean {
