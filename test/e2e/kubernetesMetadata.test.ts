@@ -110,7 +110,7 @@ describe('Kubernetes API + kubelet stand-ins → agent with informers → Kafka 
     }
     // Owners: the Deployment through its ReplicaSet, the StatefulSet, the DaemonSet; and the allow-listed label.
     const depl = apps.find((s) => s.dimensions['pod_name'] === 'e2e-depl-86cf7fbbf8-p4h98');
-    expect(depl?.dimensions).toMatchObject({ deployment: 'e2e-depl', app: 'e2e-depl' });
+    expect(depl?.dimensions).toMatchObject({ deployment: 'e2e-depl', app: 'deployment' });
     expect(apps.find((s) => s.dimensions['pod_name'] === 'e2e-statefulset-0')?.dimensions).toMatchObject({ stateful_set: 'e2e-statefulset' });
     expect(apps.find((s) => s.dimensions['pod_name'] === 'e2e-ds-8zz8h')?.dimensions).toMatchObject({ daemon_set: 'e2e-ds' });
     expect(apps.find((s) => s.dimensions['pod_name'] === 'e2e-container-creating')?.dimensions['deployment']).toBeUndefined();
