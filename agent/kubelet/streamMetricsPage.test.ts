@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { keepAliveAgent, streamMetricsPage } from './streamMetricsPage.js';
+import { keepAliveAgent, streamMetricsPage, streamMetricsPageBytes } from './streamMetricsPage.js';
 
 /** Serves `pieces` as separate writes, a pause between them, so the client reads them as separate chunks. */
-async function serveInPieces(pieces: readonly Buffer[]): Promise<{ url: string; server: Server }> {
+async function serveInPieces(pieces: readonly Buffer[], headers: Record<string, string> = { 'content-type': 'text/plain' }): Promise<{ url: string; server: Server }> {
   const server = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.writeHead(200, headers);
     let i = 0;
     const next = (): void => {
       const piece = pieces[i++];
@@ -44,5 +45,27 @@ describe('streamMetricsPage', () => {
     const { url, server } = await serveInPieces([Buffer.alloc(600, 97), Buffer.alloc(600, 97)]);
     servers.push(server);
     expect(await streamMetricsPage({ ...request(url), maxBodyBytes: 1000 }, () => undefined)).toEqual({ ok: false, error: 'page larger than 1000 bytes' });
+  });
+
+  it('hands the same bytes over in bytes mode, gunzipped, with the Content-Type', async () => {
+    const bytes = Buffer.from([0x0a, 0x01, 0x61, 0xff, 0x80, 0x00, 0xc3]);
+    const gzipped = gzipSync(bytes);
+    const { url, server } = await serveInPieces([gzipped.subarray(0, 5), gzipped.subarray(5)], { 'content-type': 'application/vnd.google.protobuf', 'content-encoding': 'gzip' });
+    servers.push(server);
+    const chunks: Buffer[] = [];
+    const types = new Set<string>();
+    const done = await streamMetricsPageBytes(request(url), (chunk, contentType) => {
+      chunks.push(chunk);
+      types.add(contentType);
+    });
+    expect(done).toEqual({ ok: true, value: { sizeBytes: bytes.length, contentType: 'application/vnd.google.protobuf' } });
+    expect(Buffer.concat(chunks)).toEqual(bytes);
+    expect([...types]).toEqual(['application/vnd.google.protobuf']);
+  });
+
+  it('says "" for a response without a Content-Type', async () => {
+    const { url, server } = await serveInPieces([Buffer.from('a 1\n')], {});
+    servers.push(server);
+    expect(await streamMetricsPageBytes(request(url), () => undefined)).toEqual({ ok: true, value: { sizeBytes: 4, contentType: '' } });
   });
 });
