@@ -40,7 +40,7 @@ export interface SourceContext {
 }
 
 /** An HTTP(S) endpoint section of the agent's config, as the sources take it. */
-function endpointOptions(e: Readonly<AgentSection['kubelet']> | Readonly<AgentSection['summary']> | Readonly<AgentSection['cadvisor']>): EndpointOptions {
+function endpointOptions(e: Readonly<AgentSection['summary']>): EndpointOptions {
   return {
     url: e.url,
     ...(e.bearer_token_file ? { bearerTokenFile: e.bearer_token_file } : {}),

@@ -17,6 +17,11 @@ const RESTRICTED_NAME = /[><={}(),'"\\;&\u0000-\u001f\u007f]/;
 // eslint-disable-next-line no-control-regex
 const RESTRICTED_DIMENSION = /[><={},'"\\;&\u0000-\u001f\u007f]/;
 
+/** Whether Monasca takes this as a dimension value (non-empty, short enough, no restricted character). */
+export function isDimensionValue(value: string): boolean {
+  return value.length > 0 && value.length <= LIMITS.dimensionLength && !RESTRICTED_DIMENSION.test(value);
+}
+
 export function checkMetricName(name: unknown): Checked<string> {
   if (typeof name !== 'string' || name.length === 0) return fail('metric name must be a non-empty string');
   if (name.length > LIMITS.nameLength) return fail(`metric name is longer than ${LIMITS.nameLength} characters`);

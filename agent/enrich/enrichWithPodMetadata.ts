@@ -20,6 +20,7 @@
  */
 import type { Counters } from '../../core/counters.js';
 import { metricEnvelope, type LogEnvelope, type Meta, type Metric, type MetricEnvelope } from '../../core/envelope.js';
+import { isDimensionValue } from '../../core/validation.js';
 import type { ClusterMetadata } from '../kubernetes/clusterMetadata.js';
 import type { PodMetadata } from '../kubernetes/podMetadata.js';
 import type { ContainerLimits } from '../rates/deriveRates.js';
@@ -56,9 +57,6 @@ export const ENRICHMENT_COUNTERS = {
   invalidValues: 'kansoku_agent_metadata_invalid_values_total',
 } as const;
 
-/** Monasca refuses these in dimension values (and names); a label value holding one is left out. */
-const RESTRICTED = /[><={}(),'"\\;&\u0000-\u001f\u007f]/;
-const MAX_DIMENSION_LENGTH = 255;
 /** Pods already waited for are not waited for again for this long. */
 const WAITED_MEMORY_MS = 10 * 60_000;
 
@@ -196,7 +194,8 @@ export class PodMetadataEnrichment {
       for (const key of keys) {
         const value = from[key];
         if (value === undefined || value === '') continue;
-        if (value.length > MAX_DIMENSION_LENGTH || RESTRICTED.test(value)) invalid++;
+        // Monasca refuses some characters in dimension values: a label value holding one is left out.
+        if (!isDimensionValue(value)) invalid++;
         else dimensions[key] = value;
       }
     };

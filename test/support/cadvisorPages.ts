@@ -101,6 +101,6 @@ export function podsForPage(page: string, nodeName: string): V1Pod[] {
         containers: [...own].map(([container, image]) => ({ name: container, image, resources: { limits: { cpu: '500m', memory: '256Mi' }, requests: { cpu: '100m', memory: '64Mi' } } })),
       },
       status: { phase: 'Running', containerStatuses: [...own].map(([container, image]) => ({ name: container, image, imageID: `${image}@sha256:${'0'.repeat(64)}`, ready: true, restartCount: 0, containerID: `containerd://${container}` })) },
-    } as V1Pod;
+    };
   });
 }

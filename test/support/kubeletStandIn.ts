@@ -5,10 +5,10 @@ export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.
 
 export interface KubeletStandIn {
   readonly url: string;
-  requests(): number;
+  readonly requests: () => number;
   /** Pages served in each format: a kubelet answers protobuf to whoever asks for it. */
-  served(format: 'text' | 'protobuf'): number;
-  close(): Promise<void>;
+  readonly served: (format: 'text' | 'protobuf') => number;
+  readonly close: () => Promise<void>;
 }
 
 /**
