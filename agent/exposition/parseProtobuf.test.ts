@@ -77,6 +77,40 @@ describe('parseProtobufExposition: the same samples as the text parser', () => {
   });
 });
 
+describe('parseProtobufExposition: any family protobufjs encodes', () => {
+  const labelName = fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,12}$/);
+  const family = fc.record({
+    name: fc.stringMatching(/^[a-zA-Z_:][a-zA-Z0-9_:]{0,40}$/),
+    type: fc.constantFrom('counter' as const, 'gauge' as const, 'untyped' as const),
+    metric: fc.array(
+      fc.record({
+        labels: fc.uniqueArray(fc.tuple(labelName, fc.string({ unit: 'grapheme', maxLength: 200 }).filter((value) => !value.includes('\uFFFD'))), { selector: ([name]) => name, maxLength: 12 }),
+        value: fc.double(),
+        timestampMs: fc.option(fc.integer({ min: -62135596800000, max: 253402300799000 }), { nil: undefined }),
+      }),
+      { minLength: 1, maxLength: 5 },
+    ),
+  });
+
+  // U+FFFD is left out: it is what invalid UTF-8 decodes to, and refused as such.
+  it('decodes to the samples it was made of, long strings, multi-byte lengths and all', () => {
+    fc.assert(
+      fc.property(fc.array(family, { maxLength: 6 }), fc.integer({ min: 1, max: 300 }), (families, pieceBytes) => {
+        const inputs: FamilyInput[] = families.map(({ name, type, metric }) => ({
+          name,
+          type,
+          metric: metric.map(({ labels, value, timestampMs }) => ({ label: labels.map(([n, v]) => ({ name: n, value: v })), [type]: { value }, ...(timestampMs === undefined ? {} : { timestamp_ms: timestampMs }) })),
+        }));
+        const expected = families.flatMap(({ name, metric }) => metric.map(({ labels, value, timestampMs }) => sample(name, Object.fromEntries(labels), value, timestampMs)));
+        const result = decodeInPieces(encodeFamilies(inputs, TYPE), pieceBytes);
+        expect(result.errors).toEqual([]);
+        expect(result.samples).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('parseProtobufExposition: values', () => {
   const cases: { name: string; families: FamilyInput[]; samples: Sample[] }[] = [
     { name: 'a counter with a timestamp', families: [{ name: 'c_total', type: 'counter', metric: [{ label: CART, counter: { value: 3 }, timestamp_ms: 1694017169416 }] }], samples: [sample('c_total', { namespace: 'shop', pod: 'cart-7d9' }, 3, 1694017169416)] },
@@ -88,6 +122,8 @@ describe('parseProtobufExposition: values', () => {
       samples: [sample('g', { k: 'a' }, NaN), sample('g', { k: 'b' }, Infinity), sample('g', { k: 'c' }, -Infinity)],
     },
     { name: 'a negative (Go zero-time) timestamp', families: [{ name: 'g', type: 'gauge', metric: [{ gauge: { value: 1 }, timestamp_ms: -62135596800000 }] }], samples: [sample('g', {}, 1, -62135596800000)] },
+    { name: 'a timestamp of -1 ms (ten bytes of two\'s complement)', families: [{ name: 'g', type: 'gauge', metric: [{ gauge: { value: 1 }, timestamp_ms: -1 }] }], samples: [sample('g', {}, 1, -1)] },
+    { name: 'the largest exact timestamp', families: [{ name: 'g', type: 'gauge', metric: [{ gauge: { value: 1 }, timestamp_ms: Number.MAX_SAFE_INTEGER }] }], samples: [sample('g', {}, 1, Number.MAX_SAFE_INTEGER)] },
     { name: 'a timestamp of 0 is kept', families: [{ name: 'g', type: 'gauge', metric: [{ gauge: { value: 1 }, timestamp_ms: 0 }] }], samples: [sample('g', {}, 1, 0)] },
     { name: 'an absent value is the proto2 default, 0', families: [{ name: 'g', type: 'gauge', metric: [{ gauge: {} as { value: number } }] }], samples: [sample('g', {}, 0)] },
     { name: 'an empty label value', families: [{ name: 'g', type: 'gauge', metric: [{ label: [{ name: 'container', value: '' }], gauge: { value: 1 } }] }], samples: [sample('g', { container: '' }, 1)] },

@@ -254,7 +254,7 @@ export class ProtobufExpositionParser {
   private value64 = 0;
   private varint64(p: number, end: number): number {
     const buf = this.buf;
-    // The first 28 bits with integer arithmetic (most varints end here), the rest as floats.
+    // The first 28 bits; most varints (every timestamp after 1970 but for 8 days' worth) end later, few before.
     let low = 0;
     for (let shift = 0; shift < 28; shift += 7) {
       if (p >= end) return this.failAt('a varint runs past the end of its message');
@@ -265,21 +265,21 @@ export class ProtobufExpositionParser {
         return p;
       }
     }
-    let high = 0;
-    let scale = 2 ** 28;
-    for (let i = 4; i < 10; i++) {
+    // Then the two 32-bit halves as integers, so that a negative int64 (ten bytes of two's
+    // complement, e.g. a timestamp before 1970) comes out exact: as one float sum near
+    // 2^64 it would lose its low bits.
+    if (p >= end) return this.failAt('a varint runs past the end of its message');
+    let b = buf[p++] as number;
+    low |= (b & 0x0f) << 28;
+    let high = (b & 0x7f) >> 4;
+    for (let shift = 3; b >= 0x80; shift += 7) {
+      if (shift > 31) return this.failAt('a varint is longer than ten bytes');
       if (p >= end) return this.failAt('a varint runs past the end of its message');
-      const b = buf[p++] as number;
-      high += (b & 0x7f) * scale;
-      scale *= 128;
-      if (b < 0x80) {
-        const unsigned = high + low;
-        // Two's complement: a negative int64 (a timestamp before 1970) is 2^64 minus its magnitude.
-        this.value64 = unsigned >= 2 ** 63 ? unsigned - 2 ** 64 : unsigned;
-        return p;
-      }
+      b = buf[p++] as number;
+      high |= (b & 0x7f) << shift;
     }
-    return this.failAt('a varint is longer than ten bytes');
+    this.value64 = (high | 0) * 4294967296 + (low >>> 0);
+    return p;
   }
 
   /** Skips one field's value of the given wire type at p; returns the position after it. */
