@@ -158,6 +158,37 @@ describe('parseProtobufExposition: values', () => {
     expect([...result.types.keys()]).toEqual(families.map((family) => family.name));
   });
 
+  it('gives a text page with a summary and a histogram the same samples both ways', () => {
+    const text = [
+      '# TYPE rpc_seconds summary',
+      'rpc_seconds{service="a",quantile="0.5"} 0.2 7',
+      'rpc_seconds{service="a",quantile="0.99"} 1.5 7',
+      'rpc_seconds_sum{service="a"} 3.5 7',
+      'rpc_seconds_count{service="a"} 12 7',
+      '# TYPE req_seconds histogram',
+      'req_seconds_bucket{code="200",le="0.005"} 2',
+      'req_seconds_bucket{code="200",le="1e+06"} 9',
+      'req_seconds_bucket{code="200",le="+Inf"} 10',
+      'req_seconds_sum{code="200"} 4',
+      'req_seconds_count{code="200"} 10',
+      'up 1',
+      '',
+    ].join('\n');
+    const result = parseProtobufExposition(textToProtobuf(text, TYPE));
+    expect(result.errors).toEqual([]);
+    expect(result.samples).toEqual(parseExposition(text).samples);
+    expect(Object.fromEntries(result.types)).toEqual({ rpc_seconds: 'summary', req_seconds: 'histogram', up: 'untyped' });
+  });
+
+  it('does not decode the metrics of an unwanted family, so their faults are not reported', () => {
+    const bad = encodeFamily({ name: 'unwanted', type: 'gauge', metric: [{ label: [{ name: 'a', value: '1' }, { name: 'a', value: '2' }], gauge: { value: 1 } }, { gauge: { value: 2 } }] }, TYPE);
+    const bytes = Buffer.concat([lengthPrefix(bad.length), bad, encodeFamilies([{ name: 'wanted', type: 'gauge', metric: [{ gauge: { value: 3 } }] }], TYPE)]);
+    const result = parseProtobufExposition(bytes, (name) => name === 'wanted');
+    expect(result.samples).toEqual([sample('wanted', {}, 3)]);
+    expect(result.errors).toEqual([]);
+    expect(result.skipped).toBe(2);
+  });
+
   it('filters a summary by its lines, as the text parser does', () => {
     const families: FamilyInput[] = [{ name: 's', type: 'summary', metric: [{ summary: { sample_count: 1, sample_sum: 2, quantile: [{ quantile: 0.5, value: 3 }] } }] }];
     const result = parseProtobufExposition(encodeFamilies(families, TYPE), (name) => name === 's_count');

@@ -108,7 +108,7 @@ export function samplesToFamilies(samples: readonly Sample[], types: ReadonlyMap
       continue;
     }
     const special = type === 'summary' ? 'quantile' : 'le';
-    const own = Object.fromEntries(Object.entries(sample.labels).filter(([name]) => part !== '' || name !== special));
+    const own = Object.fromEntries(Object.entries(sample.labels).filter(([name]) => name !== special));
     const key = JSON.stringify(own);
     let metric = composite.get(key);
     if (metric === undefined) {
