@@ -32,10 +32,10 @@ export interface Sample {
 }
 
 export interface ExpositionError {
-  /** 1-based line number in the page. */
+  /** 1-based line number in the page (in the protobuf format: the message's 1-based ordinal). */
   readonly line: number;
   readonly reason: string;
-  /** The line's first 200 characters. */
+  /** The line's first 200 characters (protobuf: the message's first bytes in hex, or the family's name). */
   readonly text: string;
 }
 
