@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Counters } from '../../core/counters.js';
+import { testEndpoints, type Handler } from '../kubelet/endpoint.testkit.js';
 import { subcontainersFixture, toV2 } from './cadvisorApi.testkit.js';
 import { CADVISOR_API_COUNTERS, CADVISOR_API_PATHS, CadvisorApiSource, type CadvisorApiSourceOptions } from './cadvisorApiSource.js';
 
@@ -14,25 +10,8 @@ const V2 = toV2(subcontainersFixture('1.2'));
 const MEASUREMENTS = 51; // see cadvisorApiMetrics.test.ts
 const NODE_MEASUREMENTS = 28;
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-const servers: http.Server[] = [];
-const tempDirs: string[] = [];
-afterEach(async () => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-});
-
-/** A cAdvisor stand-in on 127.0.0.1; returns its base URL. */
-async function serve(handler: Handler): Promise<string> {
-  const server = http.createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-}
+/** cAdvisor stand-ins; `serve` returns the base URL. */
+const { serve, tokenFile } = testEndpoints('/');
 
 /** Answers each path with its body (a string is sent as is), or 404; records what was asked. */
 function routes(bodies: Readonly<Record<string, unknown>>, seen: { url: string | undefined; authorization: string | undefined }[] = []): Handler {
@@ -50,14 +29,6 @@ function source(url: string, overrides: Partial<CadvisorApiSourceOptions> = {}):
   const counters = new Counters();
   const options: CadvisorApiSourceOptions = { url, hostname: 'gke-node', timeoutMs: 5_000, now: () => NOW_MS, counters, ...overrides };
   return { source: new CadvisorApiSource(options), counters };
-}
-
-function tokenFile(content: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kansoku-cadvisor-'));
-  tempDirs.push(dir);
-  const file = join(dir, 'token');
-  writeFileSync(file, content);
-  return file;
 }
 
 describe('CadvisorApiSource: v2.0', () => {

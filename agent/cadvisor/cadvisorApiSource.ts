@@ -5,10 +5,9 @@
  * belongs to is decided by a later step. A failed request or an unreadable payload is a
  * result with the reason, never a rejection.
  */
-import type { Counters } from '../../core/counters.js';
 import type { Metric } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
-import { Endpoint, type EndpointOptions } from '../kubelet/endpoint.js';
+import { Endpoint, type NodeSourceOptions } from '../kubelet/endpoint.js';
 import { SOURCE_COUNTERS, describeSourceCounters } from '../sourceCounters.js';
 import { countMapped, mappedErrors } from '../summary/countMapped.js';
 import { fetchJson, type JsonFetch } from '../kubelet/fetchJson.js';
@@ -17,7 +16,7 @@ import { mapCadvisorSubcontainers, mapCadvisorV2 } from './cadvisorApiMetrics.js
 export type CadvisorApiVersion = 'v2.0' | 'v1.3';
 
 /** `url` is cAdvisor's base URL, e.g. http://127.0.0.1:8080 (the API paths are appended). */
-export interface CadvisorApiSourceOptions extends EndpointOptions {
+export interface CadvisorApiSourceOptions extends NodeSourceOptions {
   /**
    * `v2.0` (default): three requests per collect (docker containers' stats, their specs for
    * the pod labels, the root container for the node). `v1.3`: one `/subcontainers/` request,
@@ -31,10 +30,6 @@ export interface CadvisorApiSourceOptions extends EndpointOptions {
    * it brings every system slice too.
    */
   readonly containers?: 'docker' | 'all';
-  /** The node's name: the `hostname` dimension. */
-  readonly hostname: string;
-  readonly now: () => number;
-  readonly counters: Counters;
 }
 
 export const CADVISOR_API_COUNTERS = {

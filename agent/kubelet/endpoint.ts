@@ -4,6 +4,7 @@
  */
 import type http from 'node:http';
 import { readFile } from 'node:fs/promises';
+import type { Counters } from '../../core/counters.js';
 import { fail, ok, type Checked } from '../../core/outcome.js';
 import { keepAliveAgent, type PageRequest } from './streamMetricsPage.js';
 
@@ -16,6 +17,14 @@ export interface EndpointOptions {
   readonly timeoutMs: number;
   /** Pages larger than this are refused; 64 MiB by default, some 70 times a busy node's page. */
   readonly maxBodyBytes?: number;
+}
+
+/** What every source that scrapes one node's endpoint is given besides the endpoint. */
+export interface NodeSourceOptions extends EndpointOptions {
+  /** The node's name: the `hostname` dimension. */
+  readonly hostname: string;
+  readonly now: () => number;
+  readonly counters: Counters;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;

@@ -1,60 +1,23 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Counters } from '../../core/counters.js';
+import { answerWith, TEST_CERT_FILE, testEndpoints, type Handler } from './endpoint.testkit.js';
 import { KUBELET_COUNTERS, KubeletSource, type KubeletSourceOptions } from './kubeletSource.js';
 
 const NOW_MS = 1_700_000_123_456;
 const PAGE = readFileSync(new URL('../../test/fixtures/prometheus/nri-k8s__k8s-1.25.13-containerd1.6__kubelet_metrics_cadvisor.prom', import.meta.url), 'utf8');
 const PAGE_MEASUREMENTS = 631; // see cadvisorMetrics.test.ts
-const TLS = new URL('../../test/fixtures/tls/', import.meta.url);
-const CERT_FILE = new URL('kubelet-test.crt', TLS).pathname;
-const KEY_FILE = new URL('kubelet-test.key', TLS).pathname;
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+/** Kubelet stand-ins; `serve` returns the page URL. */
+const { serve, closeLast, tokenFile } = testEndpoints('/metrics/cadvisor');
 
-const servers: http.Server[] = [];
-const tempDirs: string[] = [];
-afterEach(async () => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-});
-
-/** A kubelet stand-in on 127.0.0.1; returns the page URL. */
-async function serve(handler: Handler, tls = false): Promise<string> {
-  const server = tls ? https.createServer({ cert: readFileSync(CERT_FILE), key: readFileSync(KEY_FILE) }, handler) : http.createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return `${tls ? 'https' : 'http'}://127.0.0.1:${port}/metrics/cadvisor`;
-}
-
-const servePage =
-  (page: string): Handler =>
-  (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(page);
-  };
+const servePage = (page: string): Handler => answerWith('text/plain; version=0.0.4', page);
 
 function source(url: string, overrides: Partial<KubeletSourceOptions> = {}): { source: KubeletSource; counters: Counters } {
   const counters = new Counters();
   const options: KubeletSourceOptions = { url, format: 'text', hostname: 'minikube', timeoutMs: 5_000, now: () => NOW_MS, counters, ...overrides };
   return { source: new KubeletSource(options), counters };
-}
-
-function tokenFile(content: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kansoku-kubelet-'));
-  tempDirs.push(dir);
-  const file = join(dir, 'token');
-  writeFileSync(file, content);
-  return file;
 }
 
 describe('KubeletSource: a good page', () => {
@@ -153,8 +116,7 @@ describe('KubeletSource: failed scrapes are results, not rejections', () => {
 
   it('a refused connection', async () => {
     const url = await serve(servePage(PAGE));
-    const server = servers.pop();
-    await new Promise((resolve) => server?.close(resolve));
+    await closeLast();
     const result = await source(url).source.collect();
     expect(result.records).toEqual([]);
     expect(result.errors[0]).toMatch(/ECONNREFUSED/);
@@ -174,7 +136,7 @@ describe('KubeletSource: failed scrapes are results, not rejections', () => {
 describe('KubeletSource: TLS', () => {
   it('trusts the server with the CA from caFile', async () => {
     const url = await serve(servePage(PAGE), true);
-    const result = await source(url, { caFile: CERT_FILE }).source.collect();
+    const result = await source(url, { caFile: TEST_CERT_FILE }).source.collect();
     expect(result.errors).toEqual([]);
     expect(result.records).toHaveLength(PAGE_MEASUREMENTS);
   });

@@ -1,60 +1,23 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Counters } from '../../core/counters.js';
+import { answerWith, TEST_CERT_FILE, testEndpoints, type Handler } from '../kubelet/endpoint.testkit.js';
 import { STATS_SUMMARY_COUNTERS, StatsSummarySource, type StatsSummarySourceOptions } from './statsSummarySource.js';
 
 const NOW_MS = 1_700_000_123_456;
 const PAYLOAD = readFileSync(new URL('../../test/fixtures/summary/nri-k8s__k8s-1.25.13-containerd__kubelet_stats_summary.json', import.meta.url), 'utf8');
 const PAYLOAD_MEASUREMENTS = 999; // see statsSummaryMetrics.test.ts
-const TLS = new URL('../../test/fixtures/tls/', import.meta.url);
-const CERT_FILE = new URL('kubelet-test.crt', TLS).pathname;
-const KEY_FILE = new URL('kubelet-test.key', TLS).pathname;
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+/** Kubelet stand-ins; `serve` returns the summary's URL. */
+const { serve, tokenFile } = testEndpoints('/stats/summary');
 
-const servers: http.Server[] = [];
-const tempDirs: string[] = [];
-afterEach(async () => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-});
-
-/** A kubelet stand-in on 127.0.0.1; returns the summary's URL. */
-async function serve(handler: Handler, tls = false): Promise<string> {
-  const server = tls ? https.createServer({ cert: readFileSync(CERT_FILE), key: readFileSync(KEY_FILE) }, handler) : http.createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return `${tls ? 'https' : 'http'}://127.0.0.1:${port}/stats/summary`;
-}
-
-const serveBody =
-  (body: string): Handler =>
-  (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-  };
+const serveBody = (body: string): Handler => answerWith('application/json', body);
 
 function source(url: string, overrides: Partial<StatsSummarySourceOptions> = {}): { source: StatsSummarySource; counters: Counters } {
   const counters = new Counters();
   const options: StatsSummarySourceOptions = { url, hostname: 'datagen-1-25', timeoutMs: 5_000, now: () => NOW_MS, counters, ...overrides };
   return { source: new StatsSummarySource(options), counters };
-}
-
-function tempFile(content: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kansoku-summary-'));
-  tempDirs.push(dir);
-  const file = join(dir, 'file');
-  writeFileSync(file, content);
-  return file;
 }
 
 describe('StatsSummarySource: a good payload', () => {
@@ -80,8 +43,8 @@ describe('StatsSummarySource: a good payload', () => {
       seen.push(req.headers.authorization);
       serveBody(PAYLOAD)(req, res);
     }, true);
-    const token = tempFile('first-token\n');
-    const { source: summary } = source(url, { bearerTokenFile: token, caFile: CERT_FILE });
+    const token = tokenFile('first-token\n');
+    const { source: summary } = source(url, { bearerTokenFile: token, caFile: TEST_CERT_FILE });
     expect((await summary.collect()).records).toHaveLength(PAYLOAD_MEASUREMENTS);
     writeFileSync(token, 'rotated-token');
     expect((await summary.collect()).errors).toEqual([]);

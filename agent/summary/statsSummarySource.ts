@@ -4,22 +4,16 @@
  * metric belongs to is decided by a later step. A failed scrape or an unreadable payload is
  * a result with no records and the reason, never a rejection.
  */
-import type { Counters } from '../../core/counters.js';
 import type { Metric } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
-import { Endpoint, type EndpointOptions } from '../kubelet/endpoint.js';
+import { Endpoint, type NodeSourceOptions } from '../kubelet/endpoint.js';
 import { fetchJson } from '../kubelet/fetchJson.js';
 import { SOURCE_COUNTERS, describeSourceCounters } from '../sourceCounters.js';
 import { countMapped, mappedErrors } from './countMapped.js';
 import { mapStatsSummary } from './statsSummaryMetrics.js';
 
 /** `url` is e.g. https://NODE:10250/stats/summary; payloads over `maxBodyBytes` (16 MiB by default, some 100 times a busy node's summary) are refused. */
-export interface StatsSummarySourceOptions extends EndpointOptions {
-  /** The node's name: the `hostname` dimension. */
-  readonly hostname: string;
-  readonly now: () => number;
-  readonly counters: Counters;
-}
+export type StatsSummarySourceOptions = NodeSourceOptions;
 
 export const STATS_SUMMARY_COUNTERS = {
   scrapeErrors: 'kansoku_agent_stats_summary_scrape_errors_total',
