@@ -32,6 +32,7 @@ import {
   field,
   isObject,
   kindOf,
+  namedObject,
   objectAt,
   parseRfc3339Ms,
   shapeError,
@@ -39,7 +40,7 @@ import {
   type JsonMapResult,
   type JsonObject,
   type MetricRow,
-} from '../summary/jsonMapping.js';
+} from '../json/jsonMapping.js';
 
 /** The part of a stats entry a row reads from; each has a `has_*` flag that can switch it off. */
 export type CadvisorApiGroup = 'cpu' | 'memory' | 'interface' | 'filesystem' | 'diskio';
@@ -207,17 +208,11 @@ export function mapCadvisorSubcontainers(payload: unknown, context: CadvisorApiC
     shapeError(result, `the v1.3 subcontainers response is ${kindOf(payload)}, not an array`);
     return result;
   }
-  arrayAt(result, { containers: payload }, 'containers', 'subcontainers', CADVISOR_API_LIMITS.containers).forEach((info, index) => {
+  arrayAt(result, { containers: payload }, 'containers', 'subcontainers', CADVISOR_API_LIMITS.containers).forEach((item, index) => {
     const where = `subcontainers[${index}]`;
-    if (!isObject(info)) {
-      shapeError(result, `${where} is ${kindOf(info)}, not an object`);
-      return;
-    }
-    const name = stringAt(info, 'name');
-    if (name === undefined) {
-      shapeError(result, `${where} has no name`);
-      return;
-    }
+    const named = namedObject(result, item, where);
+    if (named === undefined) return;
+    const { object: info, name } = named;
     const spec = objectAt(result, info, 'spec', where) ?? {};
     const stat = latest(result, arrayAt(result, info, 'stats', where, CADVISOR_API_LIMITS.statsPerContainer), `${where}.stats`, context);
     if (stat === undefined) return;

@@ -9,7 +9,7 @@ import type { Metric } from '../../core/envelope.js';
 import type { CollectResult, Source } from '../../core/pipeline.js';
 import { Endpoint, type NodeSourceOptions } from '../kubelet/endpoint.js';
 import { SOURCE_COUNTERS, describeSourceCounters } from '../sourceCounters.js';
-import { countMapped, mappedErrors } from '../summary/countMapped.js';
+import { countMapped, mappedErrors } from '../json/countMapped.js';
 import { fetchJson, type JsonFetch } from '../kubelet/fetchJson.js';
 import { mapCadvisorSubcontainers, mapCadvisorV2 } from './cadvisorApiMetrics.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Metric } from '../../core/envelope.js';
-import { MAX_ERRORS_KEPT } from './jsonMapping.js';
+import { MAX_ERRORS_KEPT } from '../json/jsonMapping.js';
 import { STATS_SUMMARY_METRICS, SUMMARY_LIMITS, mapStatsSummary, type StatsSummaryMapResult } from './statsSummaryMetrics.js';
 
 const SCRAPE_MS = 1_700_000_000_000;

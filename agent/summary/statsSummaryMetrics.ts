@@ -34,6 +34,7 @@ import {
   field,
   isObject,
   kindOf,
+  namedObject,
   objectAt,
   shapeError,
   stringAt,
@@ -41,7 +42,7 @@ import {
   type JsonMapResult,
   type JsonObject,
   type MetricRow,
-} from './jsonMapping.js';
+} from '../json/jsonMapping.js';
 
 /** The part of the payload a row reads its key from. */
 export type SummaryBlock =
@@ -239,17 +240,11 @@ function mapPod(result: JsonMapResult, pod: unknown, where: string, context: Sta
     volume: volumes(result, pod, where, dimensions, fallbackMs),
     process: processStats === undefined ? [] : [{ values: processStats, dimensions, timestampMs: fallbackMs }],
   });
-  arrayAt(result, pod, 'containers', where, SUMMARY_LIMITS.containersPerPod).forEach((container, index) => {
+  arrayAt(result, pod, 'containers', where, SUMMARY_LIMITS.containersPerPod).forEach((item, index) => {
     const containerWhere = `${where}.containers[${index}]`;
-    if (!isObject(container)) {
-      shapeError(result, `${containerWhere} is ${kindOf(container)}, not an object`);
-      return;
-    }
-    const containerName = stringAt(container, 'name');
-    if (containerName === undefined) {
-      shapeError(result, `${containerWhere} has no name`);
-      return;
-    }
+    const named = namedObject(result, item, containerWhere);
+    if (named === undefined) return;
+    const { object: container, name: containerName } = named;
     const containerDimensions = { namespace, pod_name: podName, container_name: containerName, hostname: context.hostname };
     const cat = (key: string): Instance[] => block(result, container, key, containerWhere, containerDimensions, fallbackMs);
     emitScope(result, 'container', { cpu: cat('cpu'), memory: cat('memory'), rootfs: cat('rootfs'), logs: cat('logs') });
@@ -273,17 +268,9 @@ function network(result: JsonMapResult, parent: JsonObject, where: string, dimen
   const interfaces: Instance[] = [];
   items.forEach((item, index) => {
     const itemWhere = listed ? `${where}.network.interfaces[${index}]` : `${where}.network`;
-    if (!isObject(item)) {
-      shapeError(result, `${itemWhere} is ${kindOf(item)}, not an object`);
-      return;
-    }
-    const name = stringAt(item, 'name');
-    if (name === undefined) {
-      // The inlined default interface of a pod without networking has no name and no figures: nothing to report.
-      if (listed) shapeError(result, `${itemWhere} has no name`);
-      return;
-    }
-    interfaces.push({ values: item, dimensions: { ...dimensions, interface: name }, timestampMs });
+    // The inlined default interface of a pod without networking has no name and no figures: nothing to report.
+    const named = namedObject(result, item, itemWhere, listed);
+    if (named !== undefined) interfaces.push({ values: named.object, dimensions: { ...dimensions, interface: named.name }, timestampMs });
   });
   if (interfaces.length === 0) return { interface: interfaces };
   const totals: Record<string, number> = {};
@@ -304,17 +291,11 @@ function network(result: JsonMapResult, parent: JsonObject, where: string, dimen
 
 function volumes(result: JsonMapResult, pod: JsonObject, where: string, dimensions: Readonly<Record<string, string>>, fallbackMs: number): Instance[] {
   const instances: Instance[] = [];
-  arrayAt(result, pod, 'volume', where, SUMMARY_LIMITS.volumesPerPod).forEach((volume, index) => {
+  arrayAt(result, pod, 'volume', where, SUMMARY_LIMITS.volumesPerPod).forEach((item, index) => {
     const volumeWhere = `${where}.volume[${index}]`;
-    if (!isObject(volume)) {
-      shapeError(result, `${volumeWhere} is ${kindOf(volume)}, not an object`);
-      return;
-    }
-    const name = stringAt(volume, 'name');
-    if (name === undefined) {
-      shapeError(result, `${volumeWhere} has no name`);
-      return;
-    }
+    const named = namedObject(result, item, volumeWhere);
+    if (named === undefined) return;
+    const { object: volume, name } = named;
     const pvcRef = objectAt(result, volume, 'pvcRef', volumeWhere);
     const claim = pvcRef === undefined ? undefined : stringAt(pvcRef, 'name');
     const volumeDimensions = claim === undefined ? { ...dimensions, volume: name } : { ...dimensions, volume: name, persistentvolumeclaim: claim };

@@ -9,7 +9,7 @@ import type { CollectResult, Source } from '../../core/pipeline.js';
 import { Endpoint, type NodeSourceOptions } from '../kubelet/endpoint.js';
 import { fetchJson } from '../kubelet/fetchJson.js';
 import { SOURCE_COUNTERS, describeSourceCounters } from '../sourceCounters.js';
-import { countMapped, mappedErrors } from './countMapped.js';
+import { countMapped, mappedErrors } from '../json/countMapped.js';
 import { mapStatsSummary } from './statsSummaryMetrics.js';
 
 /** `url` is e.g. https://NODE:10250/stats/summary; payloads over `maxBodyBytes` (16 MiB by default, some 100 times a busy node's summary) are refused. */

@@ -92,6 +92,24 @@ export function stringAt(object: JsonObject, key: string): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value : undefined;
 }
 
+/**
+ * An array item that must be an object with a `name` (a container, a volume, an interface):
+ * the object and its name, or undefined after a counted shape error. A nameless object is
+ * passed over without one when `namelessIsError` is false.
+ */
+export function namedObject(result: JsonMapResult, value: unknown, where: string, namelessIsError = true): { readonly object: JsonObject; readonly name: string } | undefined {
+  if (!isObject(value)) {
+    shapeError(result, `${where} is ${kindOf(value)}, not an object`);
+    return undefined;
+  }
+  const name = stringAt(value, 'name');
+  if (name === undefined) {
+    if (namelessIsError) shapeError(result, `${where} has no name`);
+    return undefined;
+  }
+  return { object: value, name };
+}
+
 export function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
