@@ -98,3 +98,33 @@ describe('logCodec.encode', () => {
     expect(JSON.parse(b)).toEqual({ log: { message: 'b', dimensions }, meta, creation_time: 0 });
   });
 });
+
+describe('metricCodec.encode', () => {
+  const envelope = fc.record({
+    metric: fc.record({
+      name: fc.string(),
+      dimensions: fc.dictionary(fc.string(), fc.string({ unit: 'binary' })),
+      timestamp: fc.oneof(fc.integer(), fc.double()),
+      value: fc.double(),
+      value_meta: fc.option(fc.dictionary(fc.string(), fc.string({ unit: 'binary' })), { nil: null }),
+    }),
+    meta: fc.record({ tenantId: fc.string({ minLength: 1 }), region: fc.string() }),
+    creation_time: fc.integer(),
+  });
+
+  it('gives the text JSON.stringify gives, NaN and -0 included', () => {
+    fc.assert(
+      fc.property(envelope, (e) => {
+        expect(metricCodec.encode(e)).toBe(JSON.stringify(e));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reuses the JSON of dimensions shared by a series', () => {
+    const dimensions = { pod_name: 'web-1', namespace: 'shop' };
+    const meta = { tenantId: 'shop', region: 'r' };
+    const at = (value: number): MetricEnvelope => ({ metric: { name: 'm', dimensions, timestamp: 1, value, value_meta: null }, meta, creation_time: 0 });
+    expect([metricCodec.encode(at(1)), metricCodec.encode(at(2))]).toEqual([JSON.stringify(at(1)), JSON.stringify(at(2))]);
+  });
+});

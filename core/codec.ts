@@ -98,9 +98,6 @@ function envelopeCodec<T>(topic: Topic, body: string, bodyProblem: (body: unknow
   };
 }
 
-/** Topic `metrics`: `{metric: {name, dimensions, timestamp, value, value_meta}, meta, creation_time}`. */
-export const metricCodec: Codec<MetricEnvelope> = envelopeCodec<MetricEnvelope>(TOPICS.metrics, 'metric', metricProblem);
-
 /**
  * JSON of an object that many records share (the dimensions of one container's stream,
  * the meta of one tenant), made once per object. Keyed by identity: a source that reuses
@@ -133,6 +130,21 @@ function encodeLogEnvelope(envelope: LogEnvelope): string {
   if (log.parse_error !== undefined) json += `,"parse_error":${JSON.stringify(log.parse_error)}`;
   return `${json}},"meta":${jsonOfShared(envelope.meta)},"creation_time":${JSON.stringify(envelope.creation_time)}}`;
 }
+
+/**
+ * A metric envelope as JSON, the same value JSON.stringify gives, built from pieces like a
+ * log envelope: the kubelet source hands every measurement of a series the same dimensions
+ * object, scrape after scrape, so their JSON is made once per series, not per measurement.
+ */
+function encodeMetricEnvelope(envelope: MetricEnvelope): string {
+  const metric = envelope.metric;
+  let json = `{"metric":{"name":${JSON.stringify(metric.name)},"dimensions":${jsonOfShared(metric.dimensions)},"timestamp":${JSON.stringify(metric.timestamp)},"value":${JSON.stringify(metric.value)}`;
+  if (metric.value_meta !== undefined) json += `,"value_meta":${metric.value_meta === null ? 'null' : JSON.stringify(metric.value_meta)}`;
+  return `${json}},"meta":${jsonOfShared(envelope.meta)},"creation_time":${JSON.stringify(envelope.creation_time)}}`;
+}
+
+/** Topic `metrics`: `{metric: {name, dimensions, timestamp, value, value_meta}, meta, creation_time}`. */
+export const metricCodec: Codec<MetricEnvelope> = { ...envelopeCodec<MetricEnvelope>(TOPICS.metrics, 'metric', metricProblem), encode: encodeMetricEnvelope };
 
 /** Topic `logs`: monasca-log-api's `{log: {message, dimensions, timestamp?}, meta, creation_time}`. */
 export const logCodec: Codec<LogEnvelope> = { ...envelopeCodec<LogEnvelope>(TOPICS.logs, 'log', logProblem), encode: encodeLogEnvelope };

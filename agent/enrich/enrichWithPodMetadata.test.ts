@@ -98,6 +98,18 @@ describe('enrichWithPodMetadata: metrics', () => {
     } else expect(out[0]?.meta.tenantId).toBe(tenant);
   });
 
+  it('hands a series the same enriched dimensions object batch after batch, and a new one when its pod changes', async () => {
+    const { enrichment, metadata } = setUp();
+    const source = metric(CART);
+    const [first] = await enrichment.metrics([source], 'x');
+    const [second] = await enrichment.metrics([{ ...source, value: 2 }], 'x');
+    expect(second?.metric.dimensions).toBe(first?.metric.dimensions);
+    metadata.setPod(pod('cart-59b6859788-wskjx', { owner: { kind: 'StatefulSet', name: 'cart' } }));
+    const [third] = await enrichment.metrics([source], 'x');
+    expect(third?.metric.dimensions).not.toBe(first?.metric.dimensions);
+    expect(third?.metric.dimensions['stateful_set']).toBe('cart');
+  });
+
   it('follows a relabelled namespace on the next batch', async () => {
     const { enrichment, metadata } = setUp();
     expect((await enrichment.metrics([metric(CART)], 'x'))[0]?.meta.tenantId).toBe('project-shop');

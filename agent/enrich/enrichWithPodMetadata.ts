@@ -15,8 +15,11 @@
  *   to `waitForMetadataMs` for it, once per pod; then it goes out with what is known, and
  *   is counted.
  *
- * The dimensions a pod adds are computed once per metadata version and shared; per record
- * only the merged dimensions object is new.
+ * The dimensions a pod adds are computed once per metadata version and shared. The merged
+ * dimensions are kept per source dimensions object and metadata version: a source that
+ * hands every measurement of a series the same object, scrape after scrape (the kubelet
+ * source does), gets the same merged object back, and the codec's and the cardinality
+ * guard's caches by object hit.
  */
 import type { Counters } from '../../core/counters.js';
 import { metricEnvelope, type LogEnvelope, type Meta, type Metric, type MetricEnvelope } from '../../core/envelope.js';
@@ -70,6 +73,8 @@ export class PodMetadataEnrichment {
   private readonly waited = new Map<string, number>();
   /** Per log stream's shared dimensions object: its enriched twin, for the metadata version it was built at. */
   private logDimensions = new WeakMap<object, { version: number; dimensions: Readonly<Record<string, string>>; meta: Meta | undefined }>();
+  /** Per metric source's dimensions object: its enriched twin, for the metadata version it was built at (-1: pod unknown). */
+  private metricDimensions = new WeakMap<object, { version: number; dimensions: Readonly<Record<string, string>> }>();
   private readonly metas = new Map<string, Meta>();
 
   constructor(private readonly deps: EnrichmentDeps) {
@@ -84,6 +89,7 @@ export class PodMetadataEnrichment {
   async metrics(metrics: readonly Metric[], fallbackTenant: string): Promise<MetricEnvelope[]> {
     await this.waitForUnknownPods(metrics.map((m) => m.dimensions));
     const nowMs = this.deps.now();
+    const version = this.deps.metadata?.version ?? 0;
     const out: MetricEnvelope[] = [];
     let unmapped = 0;
     let missing = 0;
@@ -94,10 +100,17 @@ export class PodMetadataEnrichment {
         unmapped++;
         continue;
       }
-      const extra = this.extraDimensions(metric.dimensions);
-      if (extra === null) missing++;
-      const dimensions = extra ? mergeDimensions(metric.dimensions, extra) : metric.dimensions;
-      out.push(metricEnvelope(dimensions === metric.dimensions ? metric : { ...metric, dimensions }, this.meta(tenantId), nowMs));
+      let cached = this.metricDimensions.get(metric.dimensions);
+      if (cached === undefined || cached.version !== version) {
+        const extra = this.extraDimensions(metric.dimensions);
+        // A series whose pod was unknown is looked up again with the next batch (version -1 never matches).
+        cached = { version: extra === null ? -1 : version, dimensions: extra ? mergeDimensions(metric.dimensions, extra) : metric.dimensions };
+        this.metricDimensions.set(metric.dimensions, cached);
+      }
+      if (cached.version === -1) missing++;
+      const { dimensions } = cached;
+      const enriched = dimensions === metric.dimensions ? metric : { name: metric.name, dimensions, timestamp: metric.timestamp, value: metric.value, value_meta: metric.value_meta };
+      out.push(metricEnvelope(enriched, this.meta(tenantId), nowMs));
     }
     this.count('metrics', unmapped, missing);
     return out;
@@ -217,7 +230,11 @@ export class PodMetadataEnrichment {
     if (metadata === undefined || settings.waitForMetadataMs <= 0) return;
     const nowMs = this.deps.now();
     const unknown = new Map<string, { namespace: string; pod: string }>();
+    // Records of one series share their dimensions object (most sources): each is looked at once.
+    const seen = new Set<object>();
     for (const dimensions of dimensionSets) {
+      if (seen.has(dimensions)) continue;
+      seen.add(dimensions);
       const namespace = dimensions['namespace'];
       const pod = dimensions['pod_name'];
       if (namespace === undefined || pod === undefined) continue;

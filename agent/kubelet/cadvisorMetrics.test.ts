@@ -4,6 +4,7 @@ import type { Metric } from '../../core/envelope.js';
 import { checkMetricName } from '../../core/validation.js';
 import { parseExposition } from '../exposition/parseExposition.js';
 import { CADVISOR_METRICS, CONTAINER_DIMENSIONS, mapCadvisorSamples } from './cadvisorMetrics.js';
+import { ScrapeDimensions } from './scrapeDimensions.js';
 
 const SCRAPE_MS = 1_700_000_000_000;
 const CONTEXT = { hostname: 'node-1', scrapeTimeMs: SCRAPE_MS };
@@ -85,6 +86,37 @@ describe('mapCadvisorSamples', () => {
     expect(result.measurements).toEqual([metric('container.mem.fail_count', CART, 3)]);
     expect(result.dropped).toEqual({ not_finite: 0, invalid: 1 });
     expect(result.errors).toEqual([`container.mem.rss_bytes: ${error}`]);
+  });
+});
+
+describe('mapCadvisorSamples with the dimensions of earlier scrapes', () => {
+  it('hands every measurement of a container, scrape after scrape, the same frozen dimensions object', () => {
+    const dimensions = new ScrapeDimensions();
+    const text = `container_memory_rss{${NEW_LABELS}} 1\ncontainer_memory_cache{${NEW_LABELS}} 2\ncontainer_fs_usage_bytes{${NEW_LABELS},device="/dev/vda1"} 3\n`;
+    const scrape = () => mapCadvisorSamples(parseExposition(text).samples, { ...CONTEXT, dimensions }).measurements;
+    const [rss, cache, fs] = scrape();
+    expect(cache?.dimensions).toBe(rss?.dimensions);
+    expect(fs?.dimensions).toEqual({ ...CART, device: '/dev/vda1' });
+    expect(Object.isFrozen(rss?.dimensions)).toBe(true);
+    const again = scrape();
+    expect(again.map((m) => m.dimensions)).toEqual([rss?.dimensions, rss?.dimensions, fs?.dimensions]);
+    expect(again[0]?.dimensions).toBe(rss?.dimensions);
+    expect(again[2]?.dimensions).toBe(fs?.dimensions);
+  });
+
+  it('forgets a series one scrape after it is last seen', () => {
+    const dimensions = new ScrapeDimensions();
+    const scrape = (text: string) => mapCadvisorSamples(parseExposition(text).samples, { ...CONTEXT, dimensions });
+    scrape(`container_memory_rss{${NEW_LABELS}} 1\n`);
+    scrape('container_memory_rss{namespace="shop",pod="other",container="c"} 1\n');
+    expect(dimensions.size).toBe(1);
+    scrape('container_memory_rss{namespace="shop",pod="other",container="c"} 1\n');
+    expect(dimensions.size).toBe(1);
+  });
+
+  it('does not confuse label values that run together', () => {
+    const result = map('container_memory_rss{namespace="a1",pod="b",container="c"} 1\ncontainer_memory_rss{namespace="a",pod="1b",container="c"} 2\n');
+    expect(result.measurements.map((m) => [m.dimensions['namespace'], m.dimensions['pod_name']])).toEqual([['a1', 'b'], ['a', '1b']]);
   });
 });
 

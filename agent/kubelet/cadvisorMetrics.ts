@@ -18,9 +18,10 @@
  *   aggregates would exist on some clusters only. Monasca can sum `container.*`.
  */
 import type { Metric } from '../../core/envelope.js';
-import { seriesKey } from '../../core/seriesKey.js';
-import { checkMetric } from '../../core/validation.js';
+import type { Checked } from '../../core/outcome.js';
+import { checkDimensions, checkTimestampMs } from '../../core/validation.js';
 import type { Sample } from '../exposition/parseExposition.js';
+import { ScrapeDimensions } from './scrapeDimensions.js';
 
 export type CadvisorScope = 'container' | 'pod';
 
@@ -93,6 +94,11 @@ export interface CadvisorMapContext {
   readonly hostname: string;
   /** When the page was fetched: the timestamp of samples that carry none. */
   readonly scrapeTimeMs: number;
+  /**
+   * The dimension sets of earlier scrapes of the same kubelet, reused when a series shows
+   * again (see `ScrapeDimensions`); without it they are shared within this page only.
+   */
+  readonly dimensions?: ScrapeDimensions;
 }
 
 export interface CadvisorMapResult {
@@ -108,6 +114,8 @@ export function mapCadvisorSamples(samples: readonly Sample[], context: Cadvisor
   const result: CadvisorMapResult = { measurements: [], dropped: { not_finite: 0, invalid: 0 }, errors: [] };
   const perCoreSums = new Map<string, Draft>();
   const totals = new Set<string>();
+  const known = context.dimensions ?? new ScrapeDimensions();
+  known.nextScrape();
   for (const sample of samples) {
     const rows = ROWS_BY_SERIES.get(sample.name);
     if (rows === undefined) continue;
@@ -115,16 +123,18 @@ export function mapCadvisorSamples(samples: readonly Sample[], context: Cadvisor
     if (scope === undefined) continue;
     for (const row of rows) {
       if (row.scope !== scope) continue;
+      const key = dimensionsKey(row, scope, sample.labels, context.hostname);
       const draft: Draft = {
         name: row.name,
-        dimensions: dimensionsOf(row, scope, sample.labels, context.hostname),
+        key,
+        dimensions: known.lookup(key) ?? known.remember(key, checkDimensions(dimensionsOf(row, scope, sample.labels, context.hostname))),
         timestamp: sample.timestampMs ?? context.scrapeTimeMs,
         value: sample.value,
       };
       const cpu = sample.labels['cpu'];
       if (row.sumOverCpus === true && cpu !== undefined && cpu !== 'total') addPerCore(perCoreSums, draft);
       else {
-        if (row.sumOverCpus === true) totals.add(seriesKey(draft.name, draft.dimensions));
+        if (row.sumOverCpus === true) totals.add(draftKey(draft));
         emit(result, draft);
       }
     }
@@ -136,7 +146,10 @@ export function mapCadvisorSamples(samples: readonly Sample[], context: Cadvisor
 
 interface Draft {
   readonly name: string;
-  readonly dimensions: Record<string, string>;
+  /** Its dimensions' `dimensionsKey`. */
+  readonly key: string;
+  /** Checked once per dimension set, not per sample: a set that fails is each of its samples' reason. */
+  readonly dimensions: Checked<Readonly<Record<string, string>>>;
   timestamp: number;
   value: number;
 }
@@ -148,6 +161,25 @@ function scopeOf(labels: Readonly<Record<string, string>>): CadvisorScope | unde
   if (container === 'POD') return 'pod';
   if (container !== '') return 'container';
   return labels['image'] ? 'pod' : undefined;
+}
+
+/**
+ * A unique text of the dimensions a sample gets: the scope's own labels (namespace, pod,
+ * and for a container its name and image), the node, and the row's extra labels. Each
+ * part is prefixed with its length, so no label value can make two sets share one.
+ */
+function dimensionsKey(row: CadvisorMapping, scope: CadvisorScope, labels: Readonly<Record<string, string>>, hostname: string): string {
+  const namespace = labels['namespace'] ?? '';
+  const pod = labels['pod'] || labels['pod_name'] || '';
+  const container = scope === 'container' ? labels['container'] || labels['container_name'] || '' : '';
+  const image = scope === 'container' ? labels['image'] || '' : '';
+  let key = `${scope}${hostname.length}:${hostname}${namespace.length}:${namespace}${pod.length}:${pod}${container.length}:${container}${image.length}:${image}`;
+  for (const label in row.dimensions) {
+    const value = labels[label] || '';
+    const name = row.dimensions[label] ?? label;
+    key += `${name.length}:${name}${value.length}:${value}`;
+  }
+  return key;
 }
 
 function dimensionsOf(row: CadvisorMapping, scope: CadvisorScope, labels: Readonly<Record<string, string>>, hostname: string): Record<string, string> {
@@ -170,7 +202,7 @@ function dimensionsOf(row: CadvisorMapping, scope: CadvisorScope, labels: Readon
 }
 
 function addPerCore(sums: Map<string, Draft>, draft: Draft): void {
-  const key = seriesKey(draft.name, draft.dimensions);
+  const key = draftKey(draft);
   const sum = sums.get(key);
   if (sum === undefined) sums.set(key, draft);
   else {
@@ -179,15 +211,25 @@ function addPerCore(sums: Map<string, Draft>, draft: Draft): void {
   }
 }
 
+/** A draft's series, for summing per-core samples. */
+function draftKey(draft: Draft): string {
+  return `${draft.name}\u0000${draft.key}`;
+}
+
+/** The rows' names are valid Monasca names (a test says so), so a draft's name needs no check here. */
 function emit(result: CadvisorMapResult, draft: Draft): void {
   if (!Number.isFinite(draft.value)) {
     result.dropped.not_finite++;
     return;
   }
-  const checked = checkMetric({ ...draft, value_meta: null });
-  if (checked.ok) result.measurements.push(checked.value);
-  else {
-    result.dropped.invalid++;
-    result.errors.push(`${draft.name}: ${checked.error}`);
-  }
+  const { dimensions } = draft;
+  if (!dimensions.ok) return refuse(result, draft.name, dimensions.error);
+  const timestamp = checkTimestampMs(draft.timestamp);
+  if (!timestamp.ok) return refuse(result, draft.name, timestamp.error);
+  result.measurements.push({ name: draft.name, dimensions: dimensions.value, timestamp: timestamp.value, value: draft.value, value_meta: null });
+}
+
+function refuse(result: CadvisorMapResult, name: string, error: string): void {
+  result.dropped.invalid++;
+  result.errors.push(`${name}: ${error}`);
 }

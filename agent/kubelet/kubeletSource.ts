@@ -9,6 +9,7 @@ import { SAMPLE_DROP_REASONS, SOURCE_COUNTERS, countMeasurements, countSamplesDr
 import { mapCadvisorSamples, mapsSeries } from './cadvisorMetrics.js';
 import { Endpoint, type NodeSourceOptions } from './endpoint.js';
 import { scrapeMetricsPage, type ExpositionFormat } from './scrapeMetricsPage.js';
+import { ScrapeDimensions } from './scrapeDimensions.js';
 
 export interface KubeletSourceOptions extends NodeSourceOptions {
   /** What to ask the kubelet for; it may answer the other one, which is read as well. Default protobuf. */
@@ -28,6 +29,8 @@ const MAX_ERRORS_REPORTED = 20;
 export class KubeletSource implements Source<Metric> {
   readonly name = 'kubelet';
   private readonly endpoint: Endpoint;
+  /** The series' dimension objects, the same from one scrape to the next (the later steps cache by them). */
+  private readonly dimensions = new ScrapeDimensions();
 
   constructor(private readonly options: KubeletSourceOptions) {
     this.endpoint = new Endpoint(options);
@@ -48,7 +51,7 @@ export class KubeletSource implements Source<Metric> {
       return { records: [], errors: [`scrape of ${options.url} failed: ${page.error}`] };
     }
     const parsed = page.value.result;
-    const mapped = mapCadvisorSamples(parsed.samples, { hostname: options.hostname, scrapeTimeMs });
+    const mapped = mapCadvisorSamples(parsed.samples, { hostname: options.hostname, scrapeTimeMs, dimensions: this.dimensions });
     this.count(parsed.errors.length, mapped.dropped, mapped.measurements.length);
     const errors = [...parsed.errors.map((e) => `exposition line ${e.line}: ${e.reason}: ${e.text}`), ...mapped.errors];
     return { records: mapped.measurements, errors: capped(errors) };
