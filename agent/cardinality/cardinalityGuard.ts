@@ -16,12 +16,14 @@
  * `windowMs` and `2 × windowMs` unseen; its slot is then free for a new series.
  *
  * Per envelope the work is one hash of name and dimensions (no string built; see
- * `seriesHash.ts`) and one or two `Set` lookups. Counters and logs are touched once per
+ * `seriesHash.ts`) and one or two `Set` lookups. The dimensions' part of the hash is kept
+ * per dimensions object, which the envelopes of a series share scrape after scrape (the
+ * kubelet source and the enrichment see to it), so mostly only the name is hashed. Counters and logs are touched once per
  * call per tenant, never per envelope.
  */
 import type { Counters } from '../../core/counters.js';
-import type { MetricEnvelope } from '../../core/envelope.js';
-import { metricHash } from './seriesHash.js';
+import type { Metric, MetricEnvelope } from '../../core/envelope.js';
+import { dimensionsHash, withName, type DimensionsHash } from './seriesHash.js';
 
 export type SeriesDropReason = 'tenant_limit' | 'global_limit';
 
@@ -70,6 +72,7 @@ export class CardinalityGuard {
   private total = 0;
   private generationStartMs: number | undefined;
   private call = 0;
+  private readonly dimensionHashes = new WeakMap<object, DimensionsHash>();
 
   constructor(options: CardinalityGuardOptions) {
     for (const key of ['maxSeriesPerTenant', 'maxSeriesTotal'] as const) {
@@ -108,7 +111,7 @@ export class CardinalityGuard {
         state.touchedInCall = call;
         touched.push(state);
       }
-      const hash = metricHash(envelope.metric);
+      const hash = this.hashOf(envelope.metric);
       if (state.current.has(hash)) {
         admitted.push(envelope);
         continue;
@@ -130,6 +133,15 @@ export class CardinalityGuard {
     }
     for (const tenant of touched) this.report(tenant, nowMs);
     return admitted;
+  }
+
+  private hashOf(metric: Metric): number {
+    let sums = this.dimensionHashes.get(metric.dimensions);
+    if (sums === undefined) {
+      sums = dimensionsHash(metric.dimensions);
+      this.dimensionHashes.set(metric.dimensions, sums);
+    }
+    return withName(sums, metric.name);
   }
 
   /** Series counted as active: one tenant's, or all. */

@@ -13,8 +13,6 @@
  * series pass as if it were known, one past the cap; it never drops a series. Storing and
  * comparing every series' dimensions would double the per-envelope work and the memory.
  */
-import type { Metric } from '../../core/envelope.js';
-
 const TWO_POW_21 = 2 ** 21;
 const LOW_MASK = TWO_POW_21 - 1;
 // Two lanes with different seeds and multipliers (FNV-1a's and murmur2's): 64 bits of state, 53 kept.
@@ -27,6 +25,17 @@ const KEY_END = 0x7fff0000;
 
 /** A 53-bit hash of name and dimensions, the same whatever order the dimensions are in. */
 export function seriesHash(name: string, dimensions: Readonly<Record<string, string>>): number {
+  return withName(dimensionsHash(dimensions), name);
+}
+
+/** The dimensions' part of a series hash: the two lanes' sums of the pair hashes. */
+export interface DimensionsHash {
+  readonly high: number;
+  readonly low: number;
+}
+
+/** The dimensions' part of `seriesHash`, for a caller that hashes many names with the same dimensions object. */
+export function dimensionsHash(dimensions: Readonly<Record<string, string>>): DimensionsHash {
   let sumHigh = 0;
   let sumLow = 0;
   // This loop is the guard's whole per-envelope cost, hence written out: one pass per
@@ -64,18 +73,19 @@ export function seriesHash(name: string, dimensions: Readonly<Record<string, str
     sumHigh = (sumHigh + finalize(high)) | 0;
     sumLow = (sumLow + finalize(low)) | 0;
   }
-  let high = sumHigh ^ 0x27d4eb2f;
-  let low = sumLow ^ 0x165667b1;
+  return { high: sumHigh, low: sumLow };
+}
+
+/** `seriesHash` of `name` and the dimensions `sums` was made of. */
+export function withName(sums: DimensionsHash, name: string): number {
+  let high = sums.high ^ 0x27d4eb2f;
+  let low = sums.low ^ 0x165667b1;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     high = Math.imul(high ^ c, PRIME_HIGH);
     low = Math.imul(low ^ c, PRIME_LOW);
   }
   return (finalize(high) >>> 0) * TWO_POW_21 + (finalize(low) & LOW_MASK);
-}
-
-export function metricHash(metric: Metric): number {
-  return seriesHash(metric.name, metric.dimensions);
 }
 
 /** murmur3's fmix32: every input bit reaches every output bit, so summing pair hashes does not cancel structure. */

@@ -121,6 +121,12 @@ export class RateDeriver {
   private readonly counters: Counters;
   private readonly limitsOf: RateDeriverOptions['limitsOf'];
   private lastSweepMs: number | undefined;
+  /**
+   * Series keys by dimensions object and name: the measurements of a series share their
+   * dimensions object scrape after scrape (the kubelet source's), so a key is built once
+   * and the same string, its hash already computed, finds the series each time.
+   */
+  private readonly seriesKeys = new WeakMap<object, Map<string, string>>();
 
   constructor(options: RateDeriverOptions) {
     this.rates = new CounterRates({ staleAfterMs: options.staleAfterMs, maxSeries: options.maxSeries, onReset: options.onReset ?? 'restart' });
@@ -147,7 +153,7 @@ export class RateDeriver {
       const isWorkingSet = metric.name === WORKING_SET;
       const limits = this.limitsFor(metric, limitsByContainer, out);
       if (row !== undefined) {
-        const perSecond = this.rates.nextByKey(seriesKey(metric.name, metric.dimensions), metric.timestamp, metric.value);
+        const perSecond = this.rates.nextByKey(this.seriesKeyOf(metric), metric.timestamp, metric.value);
         if (perSecond !== undefined) {
           out.push(derived(row.name, metric, perSecond));
           const cpuLimitCores = limits?.cpuLimitCores;
@@ -178,6 +184,20 @@ export class RateDeriver {
   /** Counter series currently remembered. */
   get size(): number {
     return this.rates.size;
+  }
+
+  private seriesKeyOf(metric: Metric): string {
+    let byName = this.seriesKeys.get(metric.dimensions);
+    if (byName === undefined) {
+      byName = new Map();
+      this.seriesKeys.set(metric.dimensions, byName);
+    }
+    let key = byName.get(metric.name);
+    if (key === undefined) {
+      key = seriesKey(metric.name, metric.dimensions);
+      byName.set(metric.name, key);
+    }
+    return key;
   }
 
   private maybeSweep(newestMs: number): void {
