@@ -62,12 +62,16 @@ export class PodWaiters {
   }
 }
 
-/** In-memory cluster metadata for unit tests of the components that read it. */
-export class StaticClusterMetadata implements ClusterMetadata {
+/**
+ * Pods and namespaces by name, the callers waiting for a pod, and the version: what the
+ * informers keep current from the API server, and what `StaticClusterMetadata` holds.
+ */
+export class ClusterMetadataMaps implements ClusterMetadata {
   private readonly pods = new Map<string, PodMetadata>();
   private readonly namespaces = new Map<string, NamespaceMetadata>();
   private readonly waiters = new PodWaiters();
   private changes = 0;
+  private refusing = false;
 
   constructor(pods: readonly PodMetadata[] = [], namespaces: readonly NamespaceMetadata[] = []) {
     for (const pod of pods) this.pods.set(podKey(pod.namespace, pod.name), pod);
@@ -76,6 +80,19 @@ export class StaticClusterMetadata implements ClusterMetadata {
 
   get version(): number {
     return this.changes;
+  }
+
+  get podCount(): number {
+    return this.pods.size;
+  }
+
+  get namespaceCount(): number {
+    return this.namespaces.size;
+  }
+
+  /** Callers waiting in waitForPod right now. */
+  get podWaiters(): number {
+    return this.waiters.size;
   }
 
   pod(namespace: string, name: string): PodMetadata | undefined {
@@ -88,6 +105,7 @@ export class StaticClusterMetadata implements ClusterMetadata {
 
   waitForPod(namespace: string, name: string, timeoutMs: number): Promise<boolean> {
     if (this.pod(namespace, name)) return Promise.resolve(true);
+    if (this.refusing) return Promise.resolve(false);
     return this.waiters.wait(podKey(namespace, name), timeoutMs);
   }
 
@@ -98,8 +116,11 @@ export class StaticClusterMetadata implements ClusterMetadata {
     this.waiters.found(key);
   }
 
-  deletePod(namespace: string, name: string): void {
-    if (this.pods.delete(podKey(namespace, name))) this.changes++;
+  /** True when the pod was there. */
+  deletePod(namespace: string, name: string): boolean {
+    const deleted = this.pods.delete(podKey(namespace, name));
+    if (deleted) this.changes++;
+    return deleted;
   }
 
   setNamespace(ns: NamespaceMetadata): void {
@@ -107,7 +128,23 @@ export class StaticClusterMetadata implements ClusterMetadata {
     this.changes++;
   }
 
-  deleteNamespace(name: string): void {
-    if (this.namespaces.delete(name)) this.changes++;
+  /** True when the namespace was there. */
+  deleteNamespace(name: string): boolean {
+    const deleted = this.namespaces.delete(name);
+    if (deleted) this.changes++;
+    return deleted;
+  }
+
+  /** Stopping: from now on a wait for a pod not known yet answers false at once. */
+  refuseWaits(): void {
+    this.refusing = true;
+  }
+
+  /** Stopped: the pending waits answer false, as nobody will learn of a pod any more. */
+  cancelWaits(): void {
+    this.waiters.cancelAll();
   }
 }
+
+/** In-memory cluster metadata for unit tests of the components that read it. */
+export class StaticClusterMetadata extends ClusterMetadataMaps {}

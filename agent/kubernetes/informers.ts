@@ -28,7 +28,7 @@ import { CoreV1Api, ListWatch, Watch, type KubeConfig, type KubernetesListObject
 import type { Logger } from 'pino';
 import { backoffDelayMs, type BackoffPolicy } from '../../core/backoff.js';
 import type { Counters } from '../../core/counters.js';
-import { PodWaiters, podKey, type ClusterMetadata } from './clusterMetadata.js';
+import { ClusterMetadataMaps, type ClusterMetadata } from './clusterMetadata.js';
 import { namespaceMetadataOf, podMetadataOf, type NamespaceMetadata, type PodMetadata } from './podMetadata.js';
 
 export type InformerResource = 'pods' | 'namespaces';
@@ -68,12 +68,9 @@ const objectsMetric = 'kansoku_agent_kubernetes_objects';
 const defaultPageSize = 500;
 
 export class KubernetesInformers implements ClusterMetadata {
-  private readonly pods = new Map<string, PodMetadata>();
-  private readonly namespaces = new Map<string, NamespaceMetadata>();
-  private readonly waiters = new PodWaiters();
+  private readonly metadata = new ClusterMetadataMaps();
   private readonly podInformer: ResourceInformer<V1Pod>;
   private readonly namespaceInformer: ResourceInformer<V1Namespace>;
-  private changes = 0;
   private started = false;
   private stopped = false;
   private readonly stopSignal = new AbortController();
@@ -85,63 +82,51 @@ export class KubernetesInformers implements ClusterMetadata {
     const backoff: BackoffPolicy = { initialDelayMs: options.backoff?.initialMs ?? 500, maxDelayMs: options.backoff?.maxMs ?? 30_000 };
     options.counters.describe(restartsMetric, 'Kubernetes watches started again, by resource and why: gone_410 (listed again), error (after a backoff), closed (ended by the server)');
     options.counters.describe(objectsMetric, 'Kubernetes objects held by the informers: pods of this node, all namespaces');
+    const watching = { kubeConfig: options.kubeConfig, backoff, watchTimeoutSeconds: options.watchTimeoutSeconds, counters: options.counters, logger: options.logger };
+    const { metadata } = this;
     this.podInformer = new ResourceInformer<V1Pod>({
+      ...watching,
       resource: 'pods',
       path: '/api/v1/pods',
       fieldSelector,
       list: (_continue) => api.listPodForAllNamespaces({ fieldSelector, limit, ...(_continue ? { _continue } : {}) }),
-      kubeConfig: options.kubeConfig,
-      backoff,
-      watchTimeoutSeconds: options.watchTimeoutSeconds,
-      counters: options.counters,
-      logger: options.logger,
       onUpsert: (pod) => {
-        const metadata = podMetadataOf(pod);
-        const key = podKey(metadata.namespace, metadata.name);
-        this.pods.set(key, metadata);
-        this.changed('pods', this.pods.size);
-        this.waiters.found(key);
+        metadata.setPod(podMetadataOf(pod));
+        this.countObjects('pods', metadata.podCount);
       },
       onDelete: (pod) => {
-        if (this.pods.delete(podKey(pod.metadata?.namespace ?? '', pod.metadata?.name ?? ''))) this.changed('pods', this.pods.size);
+        if (metadata.deletePod(pod.metadata?.namespace ?? '', pod.metadata?.name ?? '')) this.countObjects('pods', metadata.podCount);
       },
     });
     this.namespaceInformer = new ResourceInformer<V1Namespace>({
+      ...watching,
       resource: 'namespaces',
       path: '/api/v1/namespaces',
       list: (_continue) => api.listNamespace({ limit, ...(_continue ? { _continue } : {}) }),
-      kubeConfig: options.kubeConfig,
-      backoff,
-      watchTimeoutSeconds: options.watchTimeoutSeconds,
-      counters: options.counters,
-      logger: options.logger,
       onUpsert: (ns) => {
-        const metadata = namespaceMetadataOf(ns);
-        this.namespaces.set(metadata.name, metadata);
-        this.changed('namespaces', this.namespaces.size);
+        metadata.setNamespace(namespaceMetadataOf(ns));
+        this.countObjects('namespaces', metadata.namespaceCount);
       },
       onDelete: (ns) => {
-        if (this.namespaces.delete(ns.metadata?.name ?? '')) this.changed('namespaces', this.namespaces.size);
+        if (metadata.deleteNamespace(ns.metadata?.name ?? '')) this.countObjects('namespaces', metadata.namespaceCount);
       },
     });
   }
 
   get version(): number {
-    return this.changes;
+    return this.metadata.version;
   }
 
   pod(namespace: string, name: string): PodMetadata | undefined {
-    return this.pods.get(podKey(namespace, name));
+    return this.metadata.pod(namespace, name);
   }
 
   namespace(name: string): NamespaceMetadata | undefined {
-    return this.namespaces.get(name);
+    return this.metadata.namespace(name);
   }
 
   waitForPod(namespace: string, name: string, timeoutMs: number): Promise<boolean> {
-    if (this.pod(namespace, name)) return Promise.resolve(true);
-    if (this.stopped) return Promise.resolve(false);
-    return this.waiters.wait(podKey(namespace, name), timeoutMs);
+    return this.metadata.waitForPod(namespace, name, timeoutMs);
   }
 
   /**
@@ -166,7 +151,7 @@ export class KubernetesInformers implements ClusterMetadata {
         });
       }),
     ]);
-    const fields = { pods: this.pods.size, namespaces: this.namespaces.size, elapsedMs: Date.now() - startedMs };
+    const fields = { pods: this.metadata.podCount, namespaces: this.metadata.namespaceCount, elapsedMs: Date.now() - startedMs };
     if (synced) this.options.logger.info(fields, 'Kubernetes informers synced');
     else if (!this.stopped) this.options.logger.warn({ ...fields, timeoutMs }, 'Kubernetes informers not synced in time; running without full metadata until they are');
     return synced;
@@ -176,18 +161,18 @@ export class KubernetesInformers implements ClusterMetadata {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.metadata.refuseWaits();
     this.stopSignal.abort();
     await Promise.all([this.podInformer.stop(), this.namespaceInformer.stop()]);
-    this.waiters.cancelAll();
-    this.options.logger.info({ pods: this.pods.size, namespaces: this.namespaces.size }, 'Kubernetes informers stopped');
+    this.metadata.cancelWaits();
+    this.options.logger.info({ pods: this.metadata.podCount, namespaces: this.metadata.namespaceCount }, 'Kubernetes informers stopped');
   }
 
   stats(): KubernetesInformersStats {
-    return { pods: this.podInformer.stats(), namespaces: this.namespaceInformer.stats(), podWaiters: this.waiters.size };
+    return { pods: this.podInformer.stats(), namespaces: this.namespaceInformer.stats(), podWaiters: this.metadata.podWaiters };
   }
 
-  private changed(resource: InformerResource, size: number): void {
-    this.changes++;
+  private countObjects(resource: InformerResource, size: number): void {
     this.options.counters.set(objectsMetric, { resource }, size);
   }
 }
