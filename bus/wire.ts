@@ -59,7 +59,13 @@ export function frame<T>(records: readonly T[], codec: Codec<T>, keyOf: (record:
   }
   const open = new Map<string, OpenBatch<T>>();
   const close = (batch: OpenBatch<T>): void => {
-    framed.messages.push({ key: batch.key, value: `[${batch.parts.join(',')}]`, headers: BATCH_HEADERS });
+    // The brackets go on the first and last parts, not around the joined text: join gives one
+    // flat string, `[` + it + `]` a rope that the producer's every Buffer.byteLength and
+    // write would flatten (copy) again.
+    const { parts } = batch;
+    parts[0] = `[${parts[0] ?? ''}`;
+    parts[parts.length - 1] += ']';
+    framed.messages.push({ key: batch.key, value: parts.join(','), headers: BATCH_HEADERS });
     framed.carried.push(batch.records);
   };
   for (const record of records) {

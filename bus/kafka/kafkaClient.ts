@@ -8,6 +8,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel } from 'kafkajs';
 import './kafkajsCrc32c.js';
 import './kafkajsIdleFix.js';
+import './kafkajsEncoderAlloc.js';
 import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 
 export interface KafkaTlsConfig {
