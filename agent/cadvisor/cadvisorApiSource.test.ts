@@ -54,7 +54,7 @@ describe('CadvisorApiSource: v2.0', () => {
     const result = await cadvisor.collect();
     expect(result.records).toHaveLength(MEASUREMENTS - NODE_MEASUREMENTS);
     expect(result.errors).toEqual([expect.stringMatching(/request of .*type=name&count=1 failed: HTTP 404$/)]);
-    expect(counters.get(CADVISOR_API_COUNTERS.scrapeErrors)).toBe(1);
+    expect(counters.get(CADVISOR_API_COUNTERS.scrapeErrors, { source: 'cadvisor_api' })).toBe(1);
   });
 
   it('HTTP 500 on the stats: an error result, not a rejection', async () => {
@@ -62,7 +62,7 @@ describe('CadvisorApiSource: v2.0', () => {
     const { source: cadvisor, counters } = source(url);
     const result = await cadvisor.collect();
     expect(result).toEqual({ records: [], errors: [expect.stringMatching(/api\/v2\.0\/stats.* failed: HTTP 500$/)] });
-    expect(counters.get(CADVISOR_API_COUNTERS.scrapeErrors)).toBe(1);
+    expect(counters.get(CADVISOR_API_COUNTERS.scrapeErrors, { source: 'cadvisor_api' })).toBe(1);
   });
 
   it('a server that never answers times out', async () => {
@@ -78,8 +78,8 @@ describe('CadvisorApiSource: v2.0', () => {
     const result = await cadvisor.collect();
     expect(result.records).toEqual([]);
     expect(result.errors[0]).toMatch(/the body is not JSON/);
-    expect(counters.get(CADVISOR_API_COUNTERS.payloadErrors)).toBe(1);
-    expect(counters.get(CADVISOR_API_COUNTERS.scrapeErrors)).toBe(0);
+    expect(counters.get(CADVISOR_API_COUNTERS.payloadErrors, { source: 'cadvisor_api' })).toBe(1);
+    expect(counters.get(CADVISOR_API_COUNTERS.scrapeErrors, { source: 'cadvisor_api' })).toBe(0);
   });
 
   it('wrong types in the stats are counted, the rest kept', async () => {
@@ -89,7 +89,7 @@ describe('CadvisorApiSource: v2.0', () => {
     const result = await cadvisor.collect();
     expect(result.records).toHaveLength(MEASUREMENTS);
     expect(result.errors).toHaveLength(2);
-    expect(counters.get(CADVISOR_API_COUNTERS.payloadErrors)).toBe(2);
+    expect(counters.get(CADVISOR_API_COUNTERS.payloadErrors, { source: 'cadvisor_api' })).toBe(2);
   });
 });
 
@@ -121,6 +121,6 @@ describe('CadvisorApiSource: v1.3', () => {
     const result = await cadvisor.collect();
     expect(result.records).toEqual([]);
     expect(result.errors[0]).toMatch(/larger than 4096 bytes$/);
-    expect(counters.get(CADVISOR_API_COUNTERS.scrapeErrors)).toBe(1);
+    expect(counters.get(CADVISOR_API_COUNTERS.scrapeErrors, { source: 'cadvisor_api' })).toBe(1);
   });
 });

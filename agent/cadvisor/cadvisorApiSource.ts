@@ -33,8 +33,8 @@ export interface CadvisorApiSourceOptions extends NodeSourceOptions {
 }
 
 export const CADVISOR_API_COUNTERS = {
-  scrapeErrors: 'kansoku_agent_cadvisor_api_scrape_errors_total',
-  payloadErrors: 'kansoku_agent_cadvisor_api_payload_errors_total',
+  scrapeErrors: SOURCE_COUNTERS.scrapeErrors,
+  payloadErrors: SOURCE_COUNTERS.payloadErrors,
   samplesDropped: SOURCE_COUNTERS.samplesDropped,
   measurements: SOURCE_COUNTERS.measurements,
 } as const;
@@ -60,8 +60,6 @@ export class CadvisorApiSource implements Source<Metric> {
     this.base = options.url.replace(/\/+$/, '');
     this.endpoint = new Endpoint({ ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES });
     const { counters } = options;
-    counters.describe(CADVISOR_API_COUNTERS.scrapeErrors, 'cAdvisor API requests that returned no response (credentials, connection, TLS, HTTP status, timeout, size).');
-    counters.describe(CADVISOR_API_COUNTERS.payloadErrors, 'cAdvisor API responses, or parts of them, of the wrong shape (not JSON, wrong types).');
     describeSourceCounters(counters);
   }
 
@@ -92,12 +90,12 @@ export class CadvisorApiSource implements Source<Metric> {
     const url = `${this.base}${path}`;
     const response = await fetchJson(this.endpoint, url, signal);
     if (response.ok) return response;
-    this.options.counters.add(response.kind === 'scrape' ? CADVISOR_API_COUNTERS.scrapeErrors : CADVISOR_API_COUNTERS.payloadErrors);
+    this.options.counters.add(response.kind === 'scrape' ? CADVISOR_API_COUNTERS.scrapeErrors : CADVISOR_API_COUNTERS.payloadErrors, { source: this.name });
     return { ...response, error: `request of ${url} failed: ${response.error}` };
   }
 
   private account(mapped: ReturnType<typeof mapCadvisorV2>, requestErrors: readonly string[]): CollectResult<Metric> {
-    countMapped(this.options.counters, this.name, CADVISOR_API_COUNTERS.payloadErrors, mapped);
+    countMapped(this.options.counters, this.name, mapped);
     return { records: mapped.measurements, errors: [...requestErrors, ...mappedErrors(mapped)] };
   }
 }

@@ -1,17 +1,17 @@
 /**
  * How the JSON-speaking sources account for a mapped payload: the shared source counters
- * (measurements by source, drops by reason), the source's own payload-error counter, and a
+ * (measurements by source, drops by reason, payload errors by source), and a
  * bounded list of error strings for the collect result.
  */
 import type { Counters } from '../../core/counters.js';
-import { countMeasurements, countSamplesDropped } from '../sourceCounters.js';
+import { SOURCE_COUNTERS, countMeasurements, countSamplesDropped } from '../sourceCounters.js';
 import type { JsonMapResult } from './jsonMapping.js';
 
 /** Error strings kept per collect; the counters have the full count. */
 export const MAX_ERRORS_REPORTED = 20;
 
-export function countMapped(counters: Counters, source: string, payloadErrorsCounter: string, mapped: JsonMapResult): void {
-  if (mapped.shapeErrors > 0) counters.add(payloadErrorsCounter, {}, mapped.shapeErrors);
+export function countMapped(counters: Counters, source: string, mapped: JsonMapResult): void {
+  if (mapped.shapeErrors > 0) counters.add(SOURCE_COUNTERS.payloadErrors, { source }, mapped.shapeErrors);
   countSamplesDropped(counters, 'invalid', mapped.dropped.invalid);
   countSamplesDropped(counters, 'not_finite', mapped.dropped.not_finite);
   countMeasurements(counters, source, mapped.measurements.length);

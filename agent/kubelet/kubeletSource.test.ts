@@ -62,7 +62,7 @@ describe('KubeletSource: a good page', () => {
     const second = await kubelet.collect();
     expect(second.records).toEqual([]);
     expect(second.errors).toEqual([`scrape of ${url} failed: HTTP 401`]);
-    expect(counters.get(KUBELET_COUNTERS.scrapeErrors)).toBe(1);
+    expect(counters.get(KUBELET_COUNTERS.scrapeErrors, { source: 'kubelet' })).toBe(1);
   });
 });
 
@@ -110,7 +110,7 @@ describe('KubeletSource: failed scrapes are results, not rejections', () => {
     expect(result.records).toEqual([]);
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatch(error);
-    expect(counters.get(KUBELET_COUNTERS.scrapeErrors)).toBe(1);
+    expect(counters.get(KUBELET_COUNTERS.scrapeErrors, { source: 'kubelet' })).toBe(1);
     expect(counters.total(KUBELET_COUNTERS.measurements)).toBe(0);
   });
 

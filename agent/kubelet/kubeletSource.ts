@@ -17,7 +17,7 @@ export interface KubeletSourceOptions extends NodeSourceOptions {
 }
 
 export const KUBELET_COUNTERS = {
-  scrapeErrors: 'kansoku_agent_scrape_errors_total',
+  scrapeErrors: SOURCE_COUNTERS.scrapeErrors,
   expositionErrors: 'kansoku_agent_exposition_errors_total',
   samplesDropped: SOURCE_COUNTERS.samplesDropped,
   measurements: SOURCE_COUNTERS.measurements,
@@ -35,7 +35,6 @@ export class KubeletSource implements Source<Metric> {
   constructor(private readonly options: KubeletSourceOptions) {
     this.endpoint = new Endpoint(options);
     const { counters } = options;
-    counters.describe(KUBELET_COUNTERS.scrapeErrors, 'Kubelet scrapes that returned no page (connection, TLS, HTTP status, timeout).');
     counters.describe(KUBELET_COUNTERS.expositionErrors, 'Lines or messages of kubelet pages that are not valid exposition (text or protobuf).');
     describeSourceCounters(counters);
   }
@@ -47,7 +46,7 @@ export class KubeletSource implements Source<Metric> {
     // Parsed as it arrives; a scrape that fails half-way throws its half-parsed page away.
     const page = request.ok ? await scrapeMetricsPage(request.value, options.format ?? 'protobuf', mapsSeries, signal) : request;
     if (!page.ok) {
-      options.counters.add(KUBELET_COUNTERS.scrapeErrors);
+      options.counters.add(KUBELET_COUNTERS.scrapeErrors, { source: this.name });
       return { records: [], errors: [`scrape of ${options.url} failed: ${page.error}`] };
     }
     const parsed = page.value.result;

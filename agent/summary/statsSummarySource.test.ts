@@ -73,7 +73,7 @@ describe('StatsSummarySource: failures are results, not rejections', () => {
     expect(result.records).toEqual([]);
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatch(error);
-    expect(counters.get(STATS_SUMMARY_COUNTERS.scrapeErrors)).toBe(1);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.scrapeErrors, { source: 'stats_summary' })).toBe(1);
   });
 
   const payloadFailures: { name: string; body: string }[] = [
@@ -90,8 +90,8 @@ describe('StatsSummarySource: failures are results, not rejections', () => {
     expect(result.records).toEqual([]);
     expect(result.errors).toHaveLength(1);
     expect(result.errors[0]).toMatch(/the body is not JSON/);
-    expect(counters.get(STATS_SUMMARY_COUNTERS.payloadErrors)).toBe(1);
-    expect(counters.get(STATS_SUMMARY_COUNTERS.scrapeErrors)).toBe(0);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.payloadErrors, { source: 'stats_summary' })).toBe(1);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.scrapeErrors, { source: 'stats_summary' })).toBe(0);
   });
 
   it('a payload with wrong types keeps the good rest and counts the rest', async () => {
@@ -104,7 +104,7 @@ describe('StatsSummarySource: failures are results, not rejections', () => {
     const result = await summary.collect();
     expect(result.records).toHaveLength(PAYLOAD_MEASUREMENTS - 2 - 6);
     expect(result.errors).toHaveLength(5);
-    expect(counters.get(STATS_SUMMARY_COUNTERS.payloadErrors)).toBe(3);
+    expect(counters.get(STATS_SUMMARY_COUNTERS.payloadErrors, { source: 'stats_summary' })).toBe(3);
     expect(counters.get(STATS_SUMMARY_COUNTERS.samplesDropped, { reason: 'invalid' })).toBe(2);
     expect(counters.get(STATS_SUMMARY_COUNTERS.measurements, { source: 'stats_summary' })).toBe(PAYLOAD_MEASUREMENTS - 8);
   });

@@ -16,8 +16,8 @@ import { mapStatsSummary } from './statsSummaryMetrics.js';
 export type StatsSummarySourceOptions = NodeSourceOptions;
 
 export const STATS_SUMMARY_COUNTERS = {
-  scrapeErrors: 'kansoku_agent_stats_summary_scrape_errors_total',
-  payloadErrors: 'kansoku_agent_stats_summary_payload_errors_total',
+  scrapeErrors: SOURCE_COUNTERS.scrapeErrors,
+  payloadErrors: SOURCE_COUNTERS.payloadErrors,
   samplesDropped: SOURCE_COUNTERS.samplesDropped,
   measurements: SOURCE_COUNTERS.measurements,
 } as const;
@@ -31,8 +31,6 @@ export class StatsSummarySource implements Source<Metric> {
   constructor(private readonly options: StatsSummarySourceOptions) {
     this.endpoint = new Endpoint({ ...options, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES });
     const { counters } = options;
-    counters.describe(STATS_SUMMARY_COUNTERS.scrapeErrors, 'Kubelet /stats/summary scrapes that returned no payload (credentials, connection, TLS, HTTP status, timeout, size).');
-    counters.describe(STATS_SUMMARY_COUNTERS.payloadErrors, 'Kubelet /stats/summary payloads, or parts of them, of the wrong shape (not JSON, wrong types).');
     describeSourceCounters(counters);
   }
 
@@ -41,11 +39,11 @@ export class StatsSummarySource implements Source<Metric> {
     const scrapeTimeMs = options.now();
     const page = await fetchJson(this.endpoint, options.url, signal);
     if (!page.ok) {
-      options.counters.add(page.kind === 'scrape' ? STATS_SUMMARY_COUNTERS.scrapeErrors : STATS_SUMMARY_COUNTERS.payloadErrors);
+      options.counters.add(page.kind === 'scrape' ? STATS_SUMMARY_COUNTERS.scrapeErrors : STATS_SUMMARY_COUNTERS.payloadErrors, { source: this.name });
       return { records: [], errors: [`scrape of ${options.url} failed: ${page.error}`] };
     }
     const mapped = mapStatsSummary(page.value, { hostname: options.hostname, scrapeTimeMs });
-    countMapped(options.counters, this.name, STATS_SUMMARY_COUNTERS.payloadErrors, mapped);
+    countMapped(options.counters, this.name, mapped);
     return { records: mapped.measurements, errors: mappedErrors(mapped) };
   }
 }
