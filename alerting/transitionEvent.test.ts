@@ -8,7 +8,7 @@ describe('transition events', () => {
   it("are Monasca's alarm-transitioned event, keyed by tenant", () => {
     const message = transitionMessage(transitionFor(definition));
     expect(message.key).toBe('acme');
-    expect(JSON.parse(message.value)).toEqual({
+    expect(JSON.parse(String(message.value))).toEqual({
       'alarm-transitioned': {
         tenantId: 'acme',
         alarmId: 'a1b2c3d4-0000-0000-0000-000000000001',

@@ -13,7 +13,7 @@ const env = (tenantId: string, hostname: string, value: number, extra: Record<st
 
 const batched = (maxMessageBytes = 1_000_000): WireFormat => ({ mode: 'batched', maxMessageBytes });
 
-function roundTrip(messages: readonly { value: string; headers?: Readonly<Record<string, string>> }[]): MetricEnvelope[] {
+function roundTrip(messages: readonly { value: string | Buffer; headers?: Readonly<Record<string, string>> }[]): MetricEnvelope[] {
   return messages.flatMap((m) => {
     const decoded = unframe(Buffer.from(m.value), m.headers, metricCodec);
     if (!decoded.ok) throw new Error(decoded.reason);
@@ -27,9 +27,15 @@ describe('frame', () => {
     const framed = frame(records, metricCodec, metricKey, batched());
     expect(framed.messages.map((m) => m.key)).toEqual(['shop/n1', 'kube-system/n1', 'shop/n2']);
     expect(framed.messages.every((m) => m.headers?.[WIRE_HEADER] === BATCH_V1)).toBe(true);
-    expect(JSON.parse(framed.messages[0]?.value ?? '')).toEqual([records[0], records[2]]);
+    expect(JSON.parse(String(framed.messages[0]?.value))).toEqual([records[0], records[2]]);
     expect(framed.carried).toEqual([[records[0], records[2]], [records[1]], [records[3]]]);
     expect(framed.tooLarge).toEqual([]);
+  });
+
+  it('batched: the message is the UTF-8 of the JSON array, exactly, whatever characters the envelopes hold', () => {
+    const records = [env('shop', 'n1', 1, { app: 'café ☕ 𝄞' }), env('shop', 'n1', 2), env('shop', 'n1', 3, { note: '"quoted" \\ \u0000' })];
+    const [message] = frame(records, metricCodec, metricKey, batched()).messages;
+    expect(message?.value).toEqual(Buffer.from(JSON.stringify(records)));
   });
 
   it("monasca: one envelope per message, byte for byte Monasca's envelope, no header", () => {

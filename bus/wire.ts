@@ -29,6 +29,9 @@ export interface WireFormat {
 export const DEFAULT_WIRE: WireFormat = { mode: 'batched', maxMessageBytes: 1_000_000 };
 
 const BATCH_HEADERS: Readonly<Record<string, string>> = Object.freeze({ [WIRE_HEADER]: BATCH_V1 });
+const OPEN_BRACKET = 0x5b;
+const COMMA = 0x2c;
+const CLOSE_BRACKET = 0x5d;
 
 /** Messages, and which records each one carries (same index), so a publisher knows what was delivered. */
 export interface Framed<T> {
@@ -59,13 +62,17 @@ export function frame<T>(records: readonly T[], codec: Codec<T>, keyOf: (record:
   }
   const open = new Map<string, OpenBatch<T>>();
   const close = (batch: OpenBatch<T>): void => {
-    // The brackets go on the first and last parts, not around the joined text: join gives one
-    // flat string, `[` + it + `]` a rope that the producer's every Buffer.byteLength and
-    // write would flatten (copy) again.
-    const { parts } = batch;
-    parts[0] = `[${parts[0] ?? ''}`;
-    parts[parts.length - 1] += ']';
-    framed.messages.push({ key: batch.key, value: parts.join(','), headers: BATCH_HEADERS });
+    // Written straight into the message's bytes (their count is known): joining the parts
+    // into one string first, for the producer to turn into bytes again, cost twice as much.
+    const value = Buffer.allocUnsafe(batch.bytes);
+    let offset = 0;
+    value[offset++] = OPEN_BRACKET;
+    for (const part of batch.parts) {
+      if (offset > 1) value[offset++] = COMMA;
+      offset += value.write(part, offset);
+    }
+    value[offset] = CLOSE_BRACKET;
+    framed.messages.push({ key: batch.key, value, headers: BATCH_HEADERS });
     framed.carried.push(batch.records);
   };
   for (const record of records) {

@@ -30,7 +30,8 @@ export type Health = { readonly healthy: true } | { readonly healthy: false; rea
  */
 export interface BusMessage {
   readonly key: string;
-  readonly value: string;
+  /** UTF-8 bytes, or text to be written as UTF-8. */
+  readonly value: string | Buffer;
   readonly headers?: Readonly<Record<string, string>>;
 }
 

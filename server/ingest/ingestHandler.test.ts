@@ -24,7 +24,7 @@ function batch(values: (number | string)[]): ConsumedBatch {
 
 /** What the handler put on the dead-letter topic, as records. */
 function deadLetters(producer: RecordingProducer): DeadLetter[] {
-  return producer.messages(TOPICS.deadLetter).map((m) => JSON.parse(m.value) as DeadLetter);
+  return producer.messages(TOPICS.deadLetter).map((m) => JSON.parse(String(m.value)) as DeadLetter);
 }
 
 const fastBackoff = { initialDelayMs: 10, maxDelayMs: 1000 };

@@ -126,7 +126,7 @@ describe('Kafka bus against the librdkafka mock cluster', () => {
 
     const got = await consumeAll('bus-delivery', 'metrics', sent.length);
 
-    const pairs = (list: readonly { key: string | null; value: string }[]): string[] => list.map((m) => `${m.key}=${m.value}`).sort();
+    const pairs = (list: readonly { key: string | null; value: string | Buffer }[]): string[] => list.map((m) => `${m.key}=${String(m.value)}`).sort();
     expect(pairs(got)).toEqual(pairs(sent));
     const partitionsPerKey = new Map<string | null, Set<number>>();
     for (const m of got) partitionsPerKey.set(m.key, (partitionsPerKey.get(m.key) ?? new Set()).add(m.partition));
