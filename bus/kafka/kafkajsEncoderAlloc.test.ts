@@ -8,6 +8,8 @@ const Encoder = require('kafkajs/src/protocol/encoder.js') as new (initialSize?:
   writeInt32(value: number): unknown;
   writeVarIntBytes(value: string | Buffer): unknown;
   writeEncoder(value: unknown): unknown;
+  writeArray(value: unknown[], type?: string): unknown;
+  writeVarIntArray(value: unknown[], type?: string): unknown;
   readonly buffer: Buffer;
 };
 
@@ -33,5 +35,33 @@ describe("kafkajs Encoder's growth", () => {
     expect([...bytes.subarray(8, 11)]).toEqual([0xe0, 0xc5, 0x08]);
     expect(bytes.subarray(11, 11 + big.length).toString('latin1')).toBe(big);
     expect([...bytes.subarray(11 + big.length)]).toEqual([6, 1, 2, 3]);
+  });
+
+  it('writes arrays of encoders whole, in order, after what came before, and goes on writing after them', () => {
+    const part = (byte: number, length: number) => {
+      const encoder = new Encoder();
+      encoder.writeVarIntBytes(Buffer.alloc(length, byte));
+      return encoder;
+    };
+    const parts = [part(1, 10), part(2, 1000), part(3, 0)];
+    const outer = new Encoder(4);
+    outer.writeInt32(9);
+    outer.writeArray(parts, 'object');
+    outer.writeVarIntArray([part(4, 2)], 'object');
+    outer.writeInt32(5);
+    const expected = Buffer.concat([
+      Buffer.from([0, 0, 0, 9, 0, 0, 0, 3]),
+      Buffer.from([20]), Buffer.alloc(10, 1),
+      Buffer.from([0xd0, 0x0f]), Buffer.alloc(1000, 2),
+      Buffer.from([0]),
+      Buffer.from([2, 4]), Buffer.alloc(2, 4),
+      Buffer.from([0, 0, 0, 5]),
+    ]);
+    expect(outer.buffer).toEqual(expected);
+  });
+
+  it('refuses what is not an encoder, as kafkajs does', () => {
+    expect(() => new Encoder().writeEncoder({})).toThrow('value should be an instance of Encoder');
+    expect(() => new Encoder().writeArray([{}], 'object')).toThrow('all values should be an instance of Encoder[]');
   });
 });
