@@ -18,7 +18,7 @@ import { enrichWithPodMetadata } from './enrich/enrichWithPodMetadata.js';
 import { kubeConfigOf } from './kubernetes/config.js';
 import { KubernetesInformers } from './kubernetes/informers.js';
 import { TenantResolver } from './kubernetes/tenancy.js';
-import { RateDeriver } from './rates/deriveRates.js';
+import { RateDeriver, type ContainerLimits } from './rates/deriveRates.js';
 import type { PodMetadataEnrichment } from './enrich/enrichWithPodMetadata.js';
 import { processCycle, type MetricSteps } from './metricSteps.js';
 import { KubeletSource } from './kubelet/kubeletSource.js';
@@ -107,9 +107,7 @@ export async function startAgentSteps(agent: Readonly<AgentSection>, tenants: Re
   const guardLog = logger.child({ component: 'cardinality_guard' });
   const metrics: MetricSteps = {
     enrichment,
-    ...(agent.rates.enabled
-      ? { rates: new RateDeriver({ staleAfterMs: agent.rates.stale_after_seconds * 1000, maxSeries: agent.rates.max_series, counters, limitsOf: (ns, pod, container) => enrichment.limitsOf(ns, pod, container) }) }
-      : {}),
+    ...(agent.rates.enabled ? { rates: ratesBySource(agent.rates, counters, (ns, pod, container) => enrichment.limitsOf(ns, pod, container)) } : {}),
     guard: new CardinalityGuard({
       maxSeriesPerTenant: c.max_series_per_tenant,
       maxSeriesTotal: c.max_series_total,
@@ -121,6 +119,19 @@ export async function startAgentSteps(agent: Readonly<AgentSection>, tenants: Re
     }),
   };
   return { enrichment, metrics, stop: async () => informers?.stop() };
+}
+
+/** One rate stage per source, made at its first batch. */
+function ratesBySource(settings: Readonly<AgentSection['rates']>, counters: Counters, limitsOf: (namespace: string, pod: string, container: string) => ContainerLimits | undefined): (source: string) => RateDeriver {
+  const bySource = new Map<string, RateDeriver>();
+  return (source) => {
+    let rates = bySource.get(source);
+    if (rates === undefined) {
+      rates = new RateDeriver({ staleAfterMs: settings.stale_after_seconds * 1000, maxSeries: settings.max_series, counters, limitsOf });
+      bySource.set(source, rates);
+    }
+    return rates;
+  };
 }
 
 /** `kansoku agent --once --output stdout`: one cycle, envelopes as JSON lines, the way `telegraf --test` works. */

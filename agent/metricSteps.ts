@@ -1,7 +1,9 @@
 /**
  * What happens to a cycle's measurements between the sources and the publisher, in order:
  * 1. rates and percentages of limits are derived from the cumulative values (on the
- *    source's own dimensions, so a series' rate survives metadata changes);
+ *    source's own dimensions, so a series' rate survives metadata changes), each source
+ *    with its own state: two sources that measure the same series (the kubelet's page and
+ *    its summary) would otherwise make rates of each other's values;
  * 2. `enrichWithPodMetadata` gives each its tenant and its pod's dimensions;
  * 3. the cardinality guard drops series past a tenant's or the node's cap, counted.
  */
@@ -13,7 +15,8 @@ import type { RateDeriver } from './rates/deriveRates.js';
 
 export interface MetricSteps {
   readonly enrichment: PodMetadataEnrichment;
-  readonly rates?: RateDeriver;
+  /** The rate stage of a source (by its name). */
+  readonly rates?: (source: string) => RateDeriver;
   readonly guard?: CardinalityGuard;
 }
 
@@ -22,7 +25,7 @@ export async function processCycle(cycle: CycleResult, steps: MetricSteps): Prom
   for (const batch of cycle.batches) {
     let metrics: readonly Metric[] = batch.metrics;
     if (steps.rates !== undefined && metrics.length > 0) {
-      const derived = steps.rates.derive(metrics);
+      const derived = steps.rates(batch.source).derive(metrics);
       if (derived.length > 0) metrics = concat(metrics, derived);
     }
     const enriched = await steps.enrichment.metrics(metrics, batch.fallbackTenant);

@@ -16,7 +16,7 @@ export const SOURCE_COUNTERS = {
 } as const;
 
 /** Why a sample a source read did not become a measurement. */
-export const SAMPLE_DROP_REASONS = ['not_finite', 'invalid'] as const;
+export const SAMPLE_DROP_REASONS = ['not_finite', 'invalid', 'duplicate'] as const;
 export type SampleDropReason = (typeof SAMPLE_DROP_REASONS)[number];
 
 export function describeSourceCounters(counters: Counters): void {

@@ -213,7 +213,7 @@ describe('cAdvisor fixture pages, mapped', () => {
     for (const id of podIds) expect(id.startsWith(cgroupPrefix), id).toBe(true);
 
     const mapped = mapCadvisorSamples(parsed.samples, { hostname: 'node-1', scrapeTimeMs: SCRAPE_MS });
-    expect(mapped.dropped).toEqual({ not_finite: 0, invalid: 0 });
+    expect(mapped.dropped).toEqual({ not_finite: 0, invalid: 0, duplicate: 0 });
     expect(mapped.measurements).toHaveLength(measurements);
     const containerMeasurements = mapped.measurements.filter((m) => m.name.startsWith('container.'));
     const podMeasurements = mapped.measurements.filter((m) => m.name.startsWith('pod.'));

@@ -60,13 +60,13 @@ describe('mapCadvisorSamples', () => {
   it.each(cases)('$name', ({ page: text, measurements }) => {
     const result = map(text);
     expect(result.measurements).toEqual(measurements);
-    expect(result.dropped).toEqual({ not_finite: 0, invalid: 0 });
+    expect(result.dropped).toEqual({ not_finite: 0, invalid: 0, duplicate: 0 });
   });
 
   it('drops NaN and ±Inf samples, counted as not_finite', () => {
     const result = map(`container_memory_rss{${NEW_LABELS}} NaN\ncontainer_memory_cache{${NEW_LABELS}} +Inf\ncontainer_memory_swap{${NEW_LABELS}} -Inf\ncontainer_memory_failcnt{${NEW_LABELS}} 3\n`);
     expect(result.measurements.map((m) => m.name)).toEqual(['container.mem.fail_count']);
-    expect(result.dropped).toEqual({ not_finite: 3, invalid: 0 });
+    expect(result.dropped).toEqual({ not_finite: 3, invalid: 0, duplicate: 0 });
   });
 
   it('drops a per-core CPU sum when any core is NaN', () => {
@@ -84,7 +84,7 @@ describe('mapCadvisorSamples', () => {
   it.each(invalid)('drops $name, counted as invalid with the reason', ({ page: text, error }) => {
     const result = map(`${text}container_memory_failcnt{${NEW_LABELS}} 3\n`);
     expect(result.measurements).toEqual([metric('container.mem.fail_count', CART, 3)]);
-    expect(result.dropped).toEqual({ not_finite: 0, invalid: 1 });
+    expect(result.dropped).toEqual({ not_finite: 0, invalid: 1, duplicate: 0 });
     expect(result.errors).toEqual([`container.mem.rss_bytes: ${error}`]);
   });
 });
@@ -142,7 +142,7 @@ describe('mapCadvisorSamples on real kubelet pages', () => {
   it.each(pages)('maps $file', ({ file, containers, podInterfaces, total }) => {
     const result = map(page(file));
     const count = (name: string): number => result.measurements.filter((m) => m.name === name).length;
-    expect(result.dropped).toEqual({ not_finite: 0, invalid: 0 });
+    expect(result.dropped).toEqual({ not_finite: 0, invalid: 0, duplicate: 0 });
     expect(result.measurements).toHaveLength(total);
     expect(count('container.cpu.total_time')).toBe(containers);
     expect(count('container.mem.working_set_bytes')).toBe(containers);

@@ -87,7 +87,8 @@ export function mapsSeries(name: string): boolean {
   return ROWS_BY_SERIES.has(name);
 }
 
-export type CadvisorDropReason = 'not_finite' | 'invalid';
+/** `duplicate`: a series (name and dimensions) the page already gave a value for; the first one stands. */
+export type CadvisorDropReason = 'not_finite' | 'invalid' | 'duplicate';
 
 export interface CadvisorMapContext {
   /** The node's name, the `hostname` dimension. */
@@ -111,9 +112,13 @@ export interface CadvisorMapResult {
 
 /** Samples of series the table does not name, or of cgroups that are not a pod's, are ignored (not dropped). */
 export function mapCadvisorSamples(samples: readonly Sample[], context: CadvisorMapContext): CadvisorMapResult {
-  const result: CadvisorMapResult = { measurements: [], dropped: { not_finite: 0, invalid: 0 }, errors: [] };
+  const result: CadvisorMapResult = { measurements: [], dropped: { not_finite: 0, invalid: 0, duplicate: 0 }, errors: [] };
   const perCoreSums = new Map<string, Draft>();
   const totals = new Set<string>();
+  // A page may name one series twice (a broken exporter; two cgroups of one container, as a
+  // restarted container's old one lingers): one value per series and scrape, or its rate and
+  // its stored point would depend on the order of the page.
+  const seen = new Set<string>();
   const known = context.dimensions ?? new ScrapeDimensions();
   known.nextScrape();
   for (const sample of samples) {
@@ -134,7 +139,13 @@ export function mapCadvisorSamples(samples: readonly Sample[], context: Cadvisor
       const cpu = sample.labels['cpu'];
       if (row.sumOverCpus === true && cpu !== undefined && cpu !== 'total') addPerCore(perCoreSums, draft);
       else {
-        if (row.sumOverCpus === true) totals.add(draftKey(draft));
+        const series = draftKey(draft);
+        if (seen.has(series)) {
+          result.dropped.duplicate++;
+          continue;
+        }
+        seen.add(series);
+        if (row.sumOverCpus === true) totals.add(series);
         emit(result, draft);
       }
     }

@@ -114,12 +114,11 @@ const CASES: HostileCase[] = [
     expected: { text: { errors: 1 }, protobuf: { errors: 1 } },
   },
   {
-    // Not an error of the page's syntax, and neither the parsers nor the mapping look for
-    // it: both samples become measurements, and the later one wins wherever they are stored.
+    // Not an error of the page's syntax: the mapping keeps the first value and counts the second.
     name: 'a duplicate series',
     text: () => textPage(usedBytes(LABELS, '1') + usedBytes(LABELS, '2')),
     protobuf: () => protobufPage(textToProtobuf(`# TYPE container_memory_usage_bytes gauge\n${usedBytes(LABELS, '1')}${usedBytes(LABELS, '2')}`)),
-    expected: { text: { errors: 0, usedBytes: 2 }, protobuf: { errors: 0, usedBytes: 2 } },
+    expected: { text: { errors: 0, usedBytes: 1, dropped: { duplicate: 1 } }, protobuf: { errors: 0, usedBytes: 1, dropped: { duplicate: 1 } } },
   },
   {
     name: 'a body that ends mid-line / mid-message',
@@ -196,7 +195,7 @@ describe('hostile kubelet pages', () => {
     if (expected.after !== false) expect(names).toContain('container_memory_cache');
 
     const mapped = mapCadvisorSamples(result.samples, { hostname: 'node-1', scrapeTimeMs: SCRAPE_MS });
-    expect(mapped.dropped).toEqual({ not_finite: 0, invalid: 0, ...expected.dropped });
+    expect(mapped.dropped).toEqual({ not_finite: 0, invalid: 0, duplicate: 0, ...expected.dropped });
     const byName = (metric: string) => mapped.measurements.filter((m) => m.name === metric);
     expect(byName('container.mem.rss_bytes').map((m) => [m.value, m.timestamp])).toEqual([[1024, 1700000000000]]);
     expect(byName('container.mem.cache_bytes').map((m) => [m.value, m.timestamp])).toEqual([[2048, 1700000000000]]);
