@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { startInfluxd } from '../influxdb/influxd.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
 import { eventually, freePort, runKansoku, type KansokuProcess } from '../support/kansokuProcess.js';
+import { withoutTimestamps } from '../support/cadvisorPages.js';
 import { KubernetesApiStandIn } from '../support/kubernetesApiStandIn.js';
 import { serveKubeletPage, type KubeletStandIn } from '../support/kubeletStandIn.js';
 import { expectedFromPage, PIPELINE_TOPICS, serverEnv, type ApiSeries } from '../support/pipelineFixtures.js';
@@ -23,7 +24,7 @@ import { counterValue } from '../support/selfMetrics.js';
  * expired with 410, so it is seen only if the agent re-lists) moves new records at once.
  */
 // Without its sample timestamps, so that every scrape is new points (stamped with the scrape's time).
-const PAGE = readFileSync(new URL('../fixtures/prometheus/nri-k8s__k8s-1.16.15-minikube-docker20.10-systemd__kubelet_metrics_cadvisor.prom', import.meta.url), 'utf8').replace(/^([^#].*\S) (\S+) (\d+)$/gm, '$1 $2');
+const PAGE = withoutTimestamps(readFileSync(new URL('../fixtures/prometheus/nri-k8s__k8s-1.16.15-minikube-docker20.10-systemd__kubelet_metrics_cadvisor.prom', import.meta.url), 'utf8'));
 const TENANT_KEY = 'kansoku.io/tenant';
 
 describe('Kubernetes API + kubelet stand-ins → agent with informers → Kafka → server → InfluxDB → tenant API', () => {

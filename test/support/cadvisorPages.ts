@@ -59,7 +59,8 @@ export function scalePage(page: string, podCount: number): string {
 
 /** The page without sample timestamps: each scrape is then stamped with its own time. */
 export function withoutTimestamps(page: string): string {
-  return page.replace(/^([^#].*\S) (\S+) (\d+)$/gm, '$1 $2');
+  // name[{labels}] value timestamp: label values may hold blanks, so the labels are matched as a whole.
+  return page.replace(/^([^#{}\s][^{}\s]*(?:\{.*\})? \S+) -?\d+$/gm, '$1');
 }
 
 /**
