@@ -194,3 +194,20 @@ describe('parseAlarmExpression: properties', () => {
     );
   });
 });
+
+describe('parseAlarmExpression: error text stays short', () => {
+  it('cuts a long offending token', () => {
+    const parsed = parseAlarmExpression(`avg(x) > ${'y'.repeat(5000)}`);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) {
+      expect(parsed.position.token).toBe(`'${'y'.repeat(40)}…'`);
+      expect(parsed.error.length).toBeLessThan(200);
+    }
+  });
+
+  it('refuses a period Java cannot read as an int', () => {
+    const parsed = parseAlarmExpression('avg(x, 99999999999) > 1', { rules: 'grammar' });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.position.offset).toBe(7);
+  });
+});

@@ -101,8 +101,15 @@ function isTxt(token: Token): boolean {
   return KEYWORD_KINDS.has(token.kind) && !SYMBOL_STARTS.has(token.text[0] ?? '<');
 }
 
+/** Untrusted text quoted in an error, cut so that one long name cannot blow up a log line. */
+const MAX_QUOTED_LENGTH = 40;
+
+function quote(text: string): string {
+  return text.length > MAX_QUOTED_LENGTH ? `'${text.slice(0, MAX_QUOTED_LENGTH)}…'` : `'${text}'`;
+}
+
 function describe(token: Token): string {
-  return token.kind === 'eof' ? 'end of input' : `'${token.text}'`;
+  return token.kind === 'eof' ? 'end of input' : quote(token.text);
 }
 
 function positionOf(source: string, offset: number, token: string): SourcePosition {
@@ -261,7 +268,7 @@ class Parser {
   private readInteger(token: Token, what: string): number {
     const value = Number(token.text);
     if (!Number.isSafeInteger(value) || value > MAX_JAVA_INT) {
-      throw new SyntaxFailure(token.offset, describe(token), `${what} ${token.text} is too large`);
+      throw new SyntaxFailure(token.offset, describe(token), `${what} ${quote(token.text)} is too large`);
     }
     return value;
   }
@@ -279,7 +286,7 @@ class Parser {
     if (token.kind !== 'integer' && token.kind !== 'decimal') this.unexpected(token, 'a numeric threshold');
     this.advance();
     const value = Number(token.text);
-    if (!Number.isFinite(value)) throw new SyntaxFailure(token.offset, describe(token), `threshold ${token.text} is out of range`);
+    if (!Number.isFinite(value)) throw new SyntaxFailure(token.offset, describe(token), `threshold ${quote(token.text)} is out of range`);
     return value === 0 ? 0 : value;
   }
 
@@ -308,7 +315,7 @@ class Parser {
     const key = this.parseWords('a dimension name');
     this.expect('equals', "'=' after the dimension name");
     const value = this.parseWords('a dimension value');
-    if (into.has(key)) throw new SyntaxFailure(keyStart.offset, describe(keyStart), `more than one value was given for dimension ${key}`);
+    if (into.has(key)) throw new SyntaxFailure(keyStart.offset, describe(keyStart), `more than one value was given for dimension ${quote(key)}`);
     into.set(key, value);
   }
 
@@ -347,7 +354,7 @@ export function parseAlarmExpression(text: string, options: ParseOptions = {}): 
     return failure(text, MAX_EXPRESSION_LENGTH, describeAt(text, MAX_EXPRESSION_LENGTH), `expression longer than ${MAX_EXPRESSION_LENGTH} characters`);
   }
   const lexed = tokenize(text);
-  if (!lexed.ok) return failure(text, lexed.offset, `'${lexed.text}'`, lexed.reason);
+  if (!lexed.ok) return failure(text, lexed.offset, quote(lexed.text), lexed.reason);
   const parser = new Parser(lexed.tokens, options.rules ?? 'api');
   try {
     const node = parser.parse();
@@ -368,7 +375,7 @@ export function parseAlarmSubExpression(text: string, options: ParseOptions = {}
 }
 
 function describeAt(text: string, offset: number): string {
-  return offset >= text.length ? 'end of input' : `'${text.slice(offset, offset + 16)}'`;
+  return offset >= text.length ? 'end of input' : quote(text.slice(offset, offset + 16));
 }
 
 /** Narrows a parse result to the plain `Checked` the rest of the code base uses. */
