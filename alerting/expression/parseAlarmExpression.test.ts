@@ -161,12 +161,14 @@ const subExpression: fc.Arbitrary<SubExpression> = fc.record({
   periods: fc.integer({ min: 1, max: 10 }),
 });
 
-const { tree } = fc.letrec<{ tree: ExpressionNode; sub: ExpressionNode; and: ExpressionNode; or: ExpressionNode }>((self) => ({
-  tree: fc.oneof({ depthSize: 'small', withCrossShrink: true }, self('sub'), self('and'), self('or')),
-  sub: subExpression.map((sub) => ({ kind: 'sub' as const, sub })),
-  and: fc.array(fc.oneof({ depthSize: 'small' }, self('sub'), self('or')), { minLength: 2, maxLength: 3 }).map((operands) => ({ kind: 'and' as const, operands })),
-  or: fc.array(fc.oneof({ depthSize: 'small' }, self('sub'), self('and')), { minLength: 2, maxLength: 3 }).map((operands) => ({ kind: 'or' as const, operands })),
-}));
+// Depth is bounded by construction: a letrec tree with nested arrays can grow without limit.
+const subNode: fc.Arbitrary<ExpressionNode> = subExpression.map((sub) => ({ kind: 'sub' as const, sub }));
+function compound(kind: 'and' | 'or', depth: number): fc.Arbitrary<ExpressionNode> {
+  const other = kind === 'and' ? 'or' : 'and';
+  const operand = depth <= 1 ? subNode : fc.oneof(subNode, compound(other, depth - 1));
+  return fc.array(operand, { minLength: 2, maxLength: 3 }).map((operands) => ({ kind, operands }));
+}
+const tree = fc.oneof(subNode, compound('and', 3), compound('or', 3));
 
 describe('parseAlarmExpression: properties', () => {
   it('parses the canonical text of any tree back to the same tree', () => {
