@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto';
+import type { Counters } from '../../core/counters.js';
+import type { Metric } from '../../core/envelope.js';
+import type { MetricDefinition } from '../../core/query.js';
+import { seriesKey } from '../../core/seriesKey.js';
+import type { AlarmState } from '../alarmState.js';
+import { stableId } from '../ids.js';
+import type { AlarmDefinitionRecord, AlarmRecord, AlarmTransitionRecord } from '../store/alarmStore.js';
+import { combineStates, compileDefinition, type CompiledDefinition } from './compiledDefinition.js';
+import { SubAlarm } from './subAlarm.js';
+
+/**
+ * Streaming evaluation of Monasca alarm definitions, pure: measurements come in with
+ * `ingest`, time only as `evaluate(nowMs)`'s argument, durable state goes out through
+ * `takeChanged` and comes back through `restore`.
+ *
+ * An alarm is one definition × one set of match_by values. The first matching measurement
+ * creates it (UNDETERMINED, or OK when every sub-expression is deterministic); creation is
+ * not a transition, as in Monasca. A measurement that lacks a match_by dimension feeds no
+ * alarm of that definition. An alarm is owned by the partition of the metrics topic that
+ * created it, so replicas that split the partitions split the alarms.
+ */
+
+export interface EvaluatorOptions {
+  /** How long after a slot ends its data is still waited for before the view is decided. */
+  readonly delayMs: number;
+  /** Alarms past this are not created (match_by can fan out); counted. */
+  readonly maxAlarms: number;
+  /** Metrics listed on one alarm (Monasca's alarm.metrics); counted past it. */
+  readonly maxMetricsPerAlarm: number;
+}
+
+export const EVALUATOR_COUNTERS = {
+  tooOld: 'kansoku_alerting_measurements_too_old_total',
+  tooNew: 'kansoku_alerting_measurements_too_new_total',
+  alarmsNotCreated: 'kansoku_alerting_alarms_not_created_total',
+  metricsNotListed: 'kansoku_alerting_alarm_metrics_not_listed_total',
+  badDefinitions: 'kansoku_alerting_definitions_not_loaded_total',
+} as const;
+
+interface Target {
+  readonly definition: CompiledDefinition;
+  readonly subIndex: number;
+  readonly dimensions: readonly (readonly [string, string])[];
+}
+
+export interface LiveAlarm {
+  readonly id: string;
+  readonly tenantId: string;
+  definition: CompiledDefinition;
+  readonly matchBy: Readonly<Record<string, string>>;
+  readonly metrics: Map<string, MetricDefinition>;
+  subAlarms: SubAlarm[];
+  state: AlarmState;
+  readonly partition: number;
+  lifecycleState: string | null;
+  link: string | null;
+  stateUpdatedAtMs: number;
+  readonly createdAtMs: number;
+  updatedAtMs: number;
+  changed: boolean;
+  /** Monasca creates an alarm only once every sub-expression has seen a metric; until then it fills its windows quietly. */
+  complete: boolean;
+}
+
+/** A transition with what the notifier and the transitions topic need besides the record. */
+export interface EvaluatedTransition {
+  readonly record: AlarmTransitionRecord;
+  readonly alarm: LiveAlarm;
+  readonly definition: AlarmDefinitionRecord;
+}
+
+export class AlarmEvaluator {
+  /** tenant → metric name → the sub-expressions that read it. */
+  private readonly targets = new Map<string, Map<string, Target[]>>();
+  private definitions = new Map<string, CompiledDefinition>();
+  private readonly alarms = new Map<string, LiveAlarm>();
+
+  constructor(
+    private readonly options: EvaluatorOptions,
+    private readonly counters: Counters,
+  ) {
+    counters.describe(EVALUATOR_COUNTERS.tooOld, 'Measurements older than their alarm window; ignored.');
+    counters.describe(EVALUATOR_COUNTERS.tooNew, 'Measurements stamped beyond the window (a clock ahead); ignored.');
+    counters.describe(EVALUATOR_COUNTERS.alarmsNotCreated, 'Measurements that would have created an alarm past max_alarms.');
+    counters.describe(EVALUATOR_COUNTERS.metricsNotListed, 'Metrics that fed an alarm but were not listed on it past max_metrics_per_alarm.');
+    counters.describe(EVALUATOR_COUNTERS.badDefinitions, 'Stored definitions whose expression did not parse; skipped.');
+  }
+
+  get definitionCount(): number {
+    return this.definitions.size;
+  }
+
+  get alarmCount(): number {
+    return this.alarms.size;
+  }
+
+  /**
+   * Replaces the definitions. Alarms of a deleted definition are forgotten; alarms of a
+   * changed one keep every sub-alarm whose sub-expression is unchanged in metric,
+   * function, period and times (Monasca lets a definition change its threshold and
+   * operator in place), and start the others afresh. Returns the ids of forgotten alarms.
+   */
+  setDefinitions(records: readonly AlarmDefinitionRecord[], nowMs: number): string[] {
+    const next = new Map<string, CompiledDefinition>();
+    for (const record of records) {
+      const previous = this.definitions.get(record.id);
+      if (previous && previous.record.updatedAtMs === record.updatedAtMs && previous.record.expression === record.expression) {
+        next.set(record.id, previous.record === record ? previous : { ...previous, record });
+        continue;
+      }
+      const compiled = compileDefinition(record);
+      if (!compiled.ok) {
+        this.counters.add(EVALUATOR_COUNTERS.badDefinitions);
+        continue;
+      }
+      next.set(record.id, compiled.value);
+    }
+    this.definitions = next;
+    this.targets.clear();
+    for (const definition of next.values()) {
+      const byMetric = this.targets.get(definition.record.tenantId) ?? new Map<string, Target[]>();
+      this.targets.set(definition.record.tenantId, byMetric);
+      definition.subs.forEach((sub, subIndex) => {
+        const list = byMetric.get(sub.metricName) ?? [];
+        list.push({ definition, subIndex, dimensions: Object.entries(sub.dimensions) });
+        byMetric.set(sub.metricName, list);
+      });
+    }
+    const forgotten: string[] = [];
+    for (const alarm of this.alarms.values()) {
+      const definition = next.get(alarm.definition.record.id);
+      if (!definition) {
+        this.alarms.delete(alarm.id);
+        forgotten.push(alarm.id);
+        continue;
+      }
+      if (definition !== alarm.definition) this.rebind(alarm, definition, nowMs);
+    }
+    return forgotten;
+  }
+
+  /** Alarms from the store, for a partition this replica now owns. Alarms of unknown definitions are skipped. */
+  restore(records: readonly AlarmRecord[], nowMs: number): void {
+    for (const record of records) {
+      const definition = this.definitions.get(record.definitionId);
+      if (!definition) continue;
+      const subAlarms = definition.subs.map((sub, index) => {
+        const stored = record.subAlarms.find((s) => s.index === index);
+        return stored ? SubAlarm.restore(sub, stored.state, stored.window, nowMs, this.options.delayMs) : SubAlarm.create(sub, nowMs, this.options.delayMs);
+      });
+      this.alarms.set(record.id, {
+        id: record.id,
+        tenantId: record.tenantId,
+        definition,
+        matchBy: record.matchBy,
+        metrics: new Map(record.metrics.map((m) => [seriesKey(m.name, m.dimensions), m])),
+        subAlarms,
+        state: record.state,
+        partition: record.partition,
+        lifecycleState: record.lifecycleState,
+        link: record.link,
+        stateUpdatedAtMs: record.stateUpdatedAtMs,
+        createdAtMs: record.createdAtMs,
+        updatedAtMs: record.updatedAtMs,
+        changed: false,
+        complete: true,
+      });
+    }
+  }
+
+  /** Forgets the alarms of partitions this replica no longer owns (their new owner restores them). */
+  dropPartitions(keep: (partition: number) => boolean): void {
+    for (const alarm of this.alarms.values()) if (!keep(alarm.partition)) this.alarms.delete(alarm.id);
+  }
+
+  /** Feeds one measurement to every sub-alarm it matches; returns how many it fed. */
+  ingest(tenantId: string, metric: Metric, partition: number, nowMs: number): number {
+    const targets = this.targets.get(tenantId)?.get(metric.name);
+    if (targets === undefined) return 0;
+    let fed = 0;
+    for (const target of targets) {
+      if (!hasDimensions(metric.dimensions, target.dimensions)) continue;
+      const alarm = this.alarmFor(target.definition, tenantId, metric.dimensions, partition, nowMs);
+      if (alarm === undefined) continue;
+      const sub = alarm.subAlarms[target.subIndex];
+      if (sub === undefined) continue;
+      const result = sub.add(metric.timestamp, metric.value);
+      if (result === 'too_old') this.counters.add(EVALUATOR_COUNTERS.tooOld);
+      else if (result === 'too_new') this.counters.add(EVALUATOR_COUNTERS.tooNew);
+      else {
+        fed++;
+        alarm.changed = true;
+        this.listMetric(alarm, metric);
+        if (!alarm.complete) alarm.complete = alarm.subAlarms.every((s) => Number.isFinite(s.lastDataMs));
+      }
+    }
+    return fed;
+  }
+
+  /** Decides every alarm at `nowMs`; returns the transitions, which the alarms already reflect. */
+  evaluate(nowMs: number): EvaluatedTransition[] {
+    const transitions: EvaluatedTransition[] = [];
+    const { delayMs } = this.options;
+    for (const alarm of this.alarms.values()) {
+      if (!alarm.complete) continue;
+      let moved = false;
+      // A slid window need not be stored: deciding the same view again after a restart gives the same state.
+      for (const sub of alarm.subAlarms) if (sub.evaluate(nowMs, delayMs)) moved = true;
+      if (!moved) continue;
+      alarm.changed = true;
+      const state = combineStates(
+        alarm.definition.tree,
+        alarm.subAlarms.map((s) => s.state),
+      );
+      if (state === alarm.state) continue;
+      transitions.push(this.transition(alarm, state, nowMs));
+    }
+    return transitions;
+  }
+
+  /** Alarms created or changed since the last call, as store records; clears the marks. */
+  takeChanged(): AlarmRecord[] {
+    const records: AlarmRecord[] = [];
+    for (const alarm of this.alarms.values()) {
+      if (!alarm.changed || !alarm.complete) continue;
+      alarm.changed = false;
+      records.push(toRecord(alarm));
+    }
+    return records;
+  }
+
+  /** Applies a state set outside the engine (the API) so the next decision starts from it. */
+  applyState(alarmId: string, state: AlarmState, nowMs: number): void {
+    const alarm = this.alarms.get(alarmId);
+    if (!alarm) return;
+    alarm.state = state;
+    alarm.stateUpdatedAtMs = nowMs;
+  }
+
+  get(alarmId: string): LiveAlarm | undefined {
+    return this.alarms.get(alarmId);
+  }
+
+  all(): IterableIterator<LiveAlarm> {
+    return this.alarms.values();
+  }
+
+  private transition(alarm: LiveAlarm, state: AlarmState, nowMs: number): EvaluatedTransition {
+    const oldState = alarm.state;
+    alarm.state = state;
+    alarm.stateUpdatedAtMs = nowMs;
+    alarm.updatedAtMs = nowMs;
+    alarm.changed = true;
+    const record: AlarmTransitionRecord = {
+      id: randomUUID(),
+      tenantId: alarm.tenantId,
+      alarmId: alarm.id,
+      definitionId: alarm.definition.record.id,
+      oldState,
+      newState: state,
+      reason: stateChangeReason(alarm, state),
+      reasonData: '{}',
+      subAlarms: alarm.subAlarms.map((s) => ({ expression: s.expression, state: s.state, currentValues: [...s.currentValues] })),
+      metrics: [...alarm.metrics.values()],
+      timestampMs: nowMs,
+    };
+    return { record, alarm, definition: alarm.definition.record };
+  }
+
+  private alarmFor(definition: CompiledDefinition, tenantId: string, dimensions: Readonly<Record<string, string>>, partition: number, nowMs: number): LiveAlarm | undefined {
+    const { matchBy: keys } = definition.record;
+    let matchBy: Record<string, string> = EMPTY;
+    let idKey = '';
+    if (keys.length > 0) {
+      // The spec: a metric must have at least one of the match_by dimensions; the alarm is singled out by those it has.
+      matchBy = {};
+      for (const key of keys) {
+        const value = dimensions[key];
+        if (value === undefined) continue;
+        matchBy[key] = value;
+        idKey += `${key}\u0001${value}\u0000`;
+      }
+      if (idKey === '') return undefined;
+    }
+    const id = alarmId(tenantId, definition.record.id, idKey);
+    const existing = this.alarms.get(id);
+    if (existing) return existing;
+    if (this.alarms.size >= this.options.maxAlarms) {
+      this.counters.add(EVALUATOR_COUNTERS.alarmsNotCreated);
+      return undefined;
+    }
+    const subAlarms = definition.subs.map((sub) => SubAlarm.create(sub, nowMs, this.options.delayMs));
+    const alarm: LiveAlarm = {
+      id,
+      tenantId,
+      definition,
+      matchBy,
+      metrics: new Map(),
+      subAlarms,
+      state: subAlarms.every((s) => s.sub.deterministic) ? 'OK' : 'UNDETERMINED',
+      partition,
+      lifecycleState: null,
+      link: null,
+      stateUpdatedAtMs: nowMs,
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+      changed: true,
+      complete: false,
+    };
+    this.alarms.set(id, alarm);
+    return alarm;
+  }
+
+  private rebind(alarm: LiveAlarm, definition: CompiledDefinition, nowMs: number): void {
+    const previous = alarm.subAlarms;
+    alarm.subAlarms = definition.subs.map((sub) => {
+      const kept = previous.find((p) => sameStream(p, sub));
+      if (!kept) return SubAlarm.create(sub, nowMs, this.options.delayMs);
+      // Same data, new threshold or operator: the window carries over and is decided afresh.
+      const moved = new SubAlarm(sub, kept.state, kept.window, kept.lastDataMs, kept.decidedEndSlot - 1);
+      moved.currentValues = kept.currentValues;
+      return moved;
+    });
+    alarm.definition = definition;
+    alarm.changed = true;
+  }
+
+  private listMetric(alarm: LiveAlarm, metric: Metric): void {
+    if (alarm.metrics.size >= this.options.maxMetricsPerAlarm) {
+      // The common case (already listed) stays one map lookup.
+      if (!alarm.metrics.has(seriesKey(metric.name, metric.dimensions))) this.counters.add(EVALUATOR_COUNTERS.metricsNotListed);
+      return;
+    }
+    const key = seriesKey(metric.name, metric.dimensions);
+    if (!alarm.metrics.has(key)) alarm.metrics.set(key, { name: metric.name, dimensions: metric.dimensions });
+  }
+}
+
+const EMPTY: Record<string, string> = Object.freeze({});
+
+const alarmIds = new Map<string, string>();
+/** Memoised: the id hash is the costliest part of finding an alarm, and a series asks every time. */
+function alarmId(tenantId: string, definitionId: string, matchKey: string): string {
+  const key = `${tenantId}\u0002${definitionId}\u0002${matchKey}`;
+  let id = alarmIds.get(key);
+  if (id === undefined) {
+    if (alarmIds.size > 1_000_000) alarmIds.clear();
+    id = stableId('alarm', tenantId, definitionId, matchKey);
+    alarmIds.set(key, id);
+  }
+  return id;
+}
+
+function hasDimensions(dimensions: Readonly<Record<string, string>>, wanted: readonly (readonly [string, string])[]): boolean {
+  for (const [key, value] of wanted) if (dimensions[key] !== value) return false;
+  return true;
+}
+
+function sameStream(sub: SubAlarm, next: SubAlarm['sub']): boolean {
+  const a = sub.sub;
+  return (
+    a.metricName === next.metricName &&
+    a.function === next.function &&
+    a.periodSeconds === next.periodSeconds &&
+    a.periods === next.periods &&
+    JSON.stringify(a.dimensions) === JSON.stringify(next.dimensions)
+  );
+}
+
+function stateChangeReason(alarm: LiveAlarm, state: AlarmState): string {
+  const subs = alarm.subAlarms;
+  const describe = (list: readonly SubAlarm[]) => list.map((s) => `${s.expression} with the values: [${s.currentValues.join(', ')}]`).join(', ');
+  if (state === 'ALARM') return `Thresholds were exceeded for the sub-alarms: ${describe(subs.filter((s) => s.state === 'ALARM'))}`;
+  if (state === 'OK') return `The alarm threshold(s) have not been exceeded for the sub-alarms: ${describe(subs.filter((s) => s.state === 'OK'))}`;
+  return `No data was present for the sub-alarms: ${subs
+    .filter((s) => s.state === 'UNDETERMINED')
+    .map((s) => s.expression)
+    .join(', ')}`;
+}
+
+function toRecord(alarm: LiveAlarm): AlarmRecord {
+  return {
+    id: alarm.id,
+    tenantId: alarm.tenantId,
+    definitionId: alarm.definition.record.id,
+    matchBy: alarm.matchBy,
+    metrics: [...alarm.metrics.values()],
+    state: alarm.state,
+    lifecycleState: alarm.lifecycleState,
+    link: alarm.link,
+    partition: alarm.partition,
+    subAlarms: alarm.subAlarms.map((s, index) => ({ index, expression: s.expression, state: s.state, window: s.serialize(), currentValues: s.currentValues })),
+    stateUpdatedAtMs: alarm.stateUpdatedAtMs,
+    createdAtMs: alarm.createdAtMs,
+    updatedAtMs: alarm.updatedAtMs,
+  };
+}

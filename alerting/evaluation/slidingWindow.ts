@@ -1,0 +1,157 @@
+import type { AggregateFunction } from '../expression/alarmExpression.js';
+
+/**
+ * One sub-alarm's sliding window, as monasca-thresh's SlidingWindowStats keeps it: slots
+ * one period wide, aligned to multiples of the period since the epoch; `times` slots in
+ * view and two more ahead of it for data that arrives before its slot is evaluated.
+ *
+ * The window starts at `startSlot`: the view is [startSlot, startSlot + times), the two
+ * future slots follow. Measurements older than the view are refused ('too_old'), as are
+ * those beyond the future slots ('too_new', a clock ahead of ours); both are counted by the
+ * caller. Each slot keeps count, sum, min, max and the latest value with its timestamp, so
+ * every Monasca function is O(1) per measurement and the slot serialises to six numbers.
+ */
+
+export const FUTURE_SLOTS = 2;
+const FIELDS = 6; // count, sum, min, max, last value, last timestamp
+const COUNT = 0;
+const SUM = 1;
+const MIN = 2;
+const MAX = 3;
+const LAST = 4;
+const LAST_TS = 5;
+
+export type AddResult = 'added' | 'too_old' | 'too_new';
+
+export class SlidingWindow {
+  private slots: Float64Array;
+  private startSlot: number;
+
+  constructor(
+    readonly periodMs: number,
+    readonly times: number,
+    startSlot: number,
+  ) {
+    this.startSlot = startSlot;
+    this.slots = new Float64Array((times + FUTURE_SLOTS) * FIELDS);
+  }
+
+  /** The slot a timestamp falls in. */
+  slotOf(timestampMs: number): number {
+    return Math.floor(timestampMs / this.periodMs);
+  }
+
+  get firstSlot(): number {
+    return this.startSlot;
+  }
+
+  add(timestampMs: number, value: number): AddResult {
+    const offset = this.slotOf(timestampMs) - this.startSlot;
+    if (offset < 0) return 'too_old';
+    if (offset >= this.times + FUTURE_SLOTS) return 'too_new';
+    const at = offset * FIELDS;
+    const s = this.slots;
+    const count = s[at + COUNT] as number;
+    if (count === 0) {
+      s[at + MIN] = value;
+      s[at + MAX] = value;
+      s[at + LAST] = value;
+      s[at + LAST_TS] = timestampMs;
+    } else {
+      if (value < (s[at + MIN] as number)) s[at + MIN] = value;
+      if (value > (s[at + MAX] as number)) s[at + MAX] = value;
+      // Late data does not overwrite a newer last value.
+      if (timestampMs >= (s[at + LAST_TS] as number)) {
+        s[at + LAST] = value;
+        s[at + LAST_TS] = timestampMs;
+      }
+    }
+    s[at + COUNT] = count + 1;
+    s[at + SUM] = (s[at + SUM] as number) + value;
+    return 'added';
+  }
+
+  /** Moves the window so the view starts at `startSlot`; slots that fall out are forgotten. Never moves back. */
+  slideTo(startSlot: number): void {
+    const shift = startSlot - this.startSlot;
+    if (shift <= 0) return;
+    const size = this.times + FUTURE_SLOTS;
+    if (shift >= size) this.slots.fill(0);
+    else {
+      this.slots.copyWithin(0, shift * FIELDS);
+      this.slots.fill(0, (size - shift) * FIELDS);
+    }
+    this.startSlot = startSlot;
+  }
+
+  /**
+   * The function's value of each of `count` slots from `fromSlot` (NaN for an empty slot or
+   * one outside the window). `count` ≤ times + 2.
+   */
+  values(fn: AggregateFunction, fromSlot: number, count: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const offset = fromSlot + i - this.startSlot;
+      out.push(offset < 0 || offset >= this.times + FUTURE_SLOTS ? Number.NaN : this.slotValue(fn, offset * FIELDS));
+    }
+    return out;
+  }
+
+  /** Whether any slot of the window holds data. */
+  isEmpty(): boolean {
+    for (let at = 0; at < this.slots.length; at += FIELDS) if ((this.slots[at + COUNT] as number) > 0) return false;
+    return true;
+  }
+
+  private slotValue(fn: AggregateFunction, at: number): number {
+    const s = this.slots;
+    const count = s[at + COUNT] as number;
+    if (count === 0) return Number.NaN;
+    switch (fn) {
+      case 'COUNT':
+        return count;
+      case 'SUM':
+        return s[at + SUM] as number;
+      case 'AVG':
+        return (s[at + SUM] as number) / count;
+      case 'MIN':
+        return s[at + MIN] as number;
+      case 'MAX':
+        return s[at + MAX] as number;
+      case 'LAST':
+        return s[at + LAST] as number;
+    }
+  }
+
+  /** Compact text for the store: the start slot and the non-empty slots only. */
+  serialize(): string {
+    const filled: number[][] = [];
+    for (let i = 0; i < this.times + FUTURE_SLOTS; i++) {
+      const at = i * FIELDS;
+      if ((this.slots[at + COUNT] as number) > 0) filled.push([i, ...this.slots.subarray(at, at + FIELDS)]);
+    }
+    return JSON.stringify({ p: this.periodMs, t: this.times, s: this.startSlot, f: filled });
+  }
+
+  /** A window from `serialize`, or null when the text is not one of this shape (the caller starts afresh). */
+  static deserialize(text: string, periodMs: number, times: number): SlidingWindow | null {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return null;
+    }
+    if (typeof parsed !== 'object' || parsed === null) return null;
+    const { p, t, s, f } = parsed as { p?: unknown; t?: unknown; s?: unknown; f?: unknown };
+    // A window kept for another period or times (the definition changed) does not carry over.
+    if (p !== periodMs || t !== times || typeof s !== 'number' || !Array.isArray(f)) return null;
+    const window = new SlidingWindow(periodMs, times, s);
+    for (const row of f) {
+      if (!Array.isArray(row) || row.length !== FIELDS + 1 || !row.every((n) => typeof n === 'number')) return null;
+      const [index, ...fields] = row;
+      if (index === undefined || index < 0 || index >= times + FUTURE_SLOTS) return null;
+      window.slots.set(fields, index * FIELDS);
+    }
+    return window;
+  }
+}

@@ -1,0 +1,145 @@
+import type { AlarmState } from '../alarmState.js';
+import { compareToThreshold, formatSubExpression, type SubExpression } from '../expression/alarmExpression.js';
+import { SlidingWindow } from './slidingWindow.js';
+
+/**
+ * One sub-expression of one alarm: its window and its own state, decided as
+ * monasca-thresh's SubAlarmStats decides it.
+ *
+ * A decision is made once per closed view: when `now − delay` passes the end of the view's
+ * last slot. Then
+ * - any non-empty slot that does not breach makes it OK;
+ * - every slot non-empty and breaching makes it ALARM;
+ * - an empty view, with no data for period × times × 2, makes it UNDETERMINED, or OK for a
+ *   `deterministic` sub-expression (a metric that is only sent when something happens);
+ * - anything else (some slots empty, the rest breaching) keeps the state it had.
+ * `min` with `<`/`<=`, and `max` or `count` with `>`/`>=`, can only breach more as data
+ * comes in, so those may go to ALARM as soon as the open slot breaches (thresh's
+ * "evaluate immediately" sub-alarms), before their slot ends.
+ */
+
+export const UNDETERMINED_COEFFICIENT = 2;
+
+export class SubAlarm {
+  readonly expression: string;
+  readonly canAlarmEarly: boolean;
+  readonly periodMs: number;
+  state: AlarmState;
+  window: SlidingWindow;
+  /** Newest measurement timestamp seen, or -Infinity. */
+  lastDataMs: number;
+  /** End slot (exclusive) of the last view decided; decisions happen once per view. */
+  decidedEndSlot: number;
+  currentValues: number[] = [];
+
+  constructor(
+    readonly sub: SubExpression,
+    state: AlarmState,
+    window: SlidingWindow,
+    lastDataMs: number,
+    decidedEndSlot: number,
+  ) {
+    this.expression = formatSubExpression(sub);
+    this.periodMs = sub.periodSeconds * 1000;
+    this.canAlarmEarly = alarmsEarly(sub);
+    this.state = state;
+    this.window = window;
+    this.lastDataMs = lastDataMs;
+    this.decidedEndSlot = decidedEndSlot;
+  }
+
+  /** A sub-alarm first seen at `nowMs`: its view ends at the last slot closed by `nowMs − delayMs`. */
+  static create(sub: SubExpression, nowMs: number, delayMs: number): SubAlarm {
+    const periodMs = sub.periodSeconds * 1000;
+    const endSlot = Math.floor((nowMs - delayMs) / periodMs);
+    const window = new SlidingWindow(periodMs, sub.periods, endSlot - sub.periods);
+    return new SubAlarm(sub, sub.deterministic ? 'OK' : 'UNDETERMINED', window, Number.NEGATIVE_INFINITY, endSlot);
+  }
+
+  add(timestampMs: number, value: number): ReturnType<SlidingWindow['add']> {
+    const result = this.window.add(timestampMs, value);
+    if (result === 'added' && timestampMs > this.lastDataMs) this.lastDataMs = timestampMs;
+    return result;
+  }
+
+  /**
+   * Decides at `nowMs`; returns whether the state changed. Slides the window so that
+   * its view ends at the last closed slot.
+   */
+  evaluate(nowMs: number, delayMs: number): boolean {
+    const endSlot = Math.floor((nowMs - delayMs) / this.periodMs);
+    const times = this.sub.periods;
+    if (endSlot > this.decidedEndSlot) {
+      this.decidedEndSlot = endSlot;
+      this.window.slideTo(endSlot - times);
+      const next = this.decide(this.window.values(this.sub.function, endSlot - times, times), nowMs);
+      if (next !== null && next !== this.state) {
+        this.state = next;
+        return true;
+      }
+      return false;
+    }
+    if (this.canAlarmEarly && this.state !== 'ALARM') {
+      // The view as it will be when the open slot closes: if it breaches now, more data cannot undo that.
+      const values = this.window.values(this.sub.function, endSlot - times + 1, times);
+      if (values.every((v) => !Number.isNaN(v) && compareToThreshold(this.sub.operator, v, this.sub.threshold))) {
+        this.currentValues = values;
+        this.state = 'ALARM';
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private decide(values: number[], nowMs: number): AlarmState | null {
+    const { operator, threshold } = this.sub;
+    let empty = 0;
+    let breaching = 0;
+    const present: number[] = [];
+    for (const value of values) {
+      if (Number.isNaN(value)) {
+        empty++;
+        continue;
+      }
+      present.push(value);
+      if (compareToThreshold(operator, value, threshold)) breaching++;
+    }
+    if (present.length > 0) this.currentValues = present;
+    if (present.length > breaching) return 'OK';
+    if (empty === 0) return 'ALARM';
+    if (present.length > 0) return null;
+    const quietMs = nowMs - this.lastDataMs;
+    if (quietMs < this.periodMs * this.sub.periods * UNDETERMINED_COEFFICIENT) return null;
+    this.currentValues = [];
+    return this.sub.deterministic ? 'OK' : 'UNDETERMINED';
+  }
+
+  /** The window and the decision clock, for the store; opaque to it. */
+  serialize(): string {
+    return JSON.stringify({ w: this.window.serialize(), l: Number.isFinite(this.lastDataMs) ? this.lastDataMs : null, d: this.decidedEndSlot });
+  }
+
+  /**
+   * A sub-alarm restored from the store. A window kept for a different function, period or
+   * times (the definition changed) starts afresh, as thresh resets a changed sub-alarm's
+   * stats; a changed operator or threshold keeps the data.
+   */
+  static restore(sub: SubExpression, state: AlarmState, text: string, nowMs: number, delayMs: number): SubAlarm {
+    const fresh = SubAlarm.create(sub, nowMs, delayMs);
+    let parsed: { w?: unknown; l?: unknown; d?: unknown };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      return fresh;
+    }
+    const window = typeof parsed.w === 'string' ? SlidingWindow.deserialize(parsed.w, fresh.periodMs, sub.periods) : null;
+    if (!window || typeof parsed.d !== 'number') return new SubAlarm(sub, state, fresh.window, fresh.lastDataMs, fresh.decidedEndSlot);
+    const lastDataMs = typeof parsed.l === 'number' ? parsed.l : Number.NEGATIVE_INFINITY;
+    return new SubAlarm(sub, state, window, lastDataMs, parsed.d);
+  }
+}
+
+function alarmsEarly(sub: SubExpression): boolean {
+  const rising = sub.operator === 'GT' || sub.operator === 'GTE';
+  return (sub.function === 'MIN' && !rising) || ((sub.function === 'MAX' || sub.function === 'COUNT') && rising);
+}
