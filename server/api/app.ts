@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { alarmDefinitionsRoutes } from './alarmDefinitionsRoutes.js';
+import { alarmsRoutes } from './alarmsRoutes.js';
 import type { ApiDeps } from './apiDeps.js';
 import { notFound, toResponse, unauthorized } from './errors.js';
 import { logsPostRoute, logsReadRoutes } from './logsRoutes.js';
 import { metricsRoutes } from './metricsRoutes.js';
+import { notificationMethodsRoutes } from './notificationMethodsRoutes.js';
 import { versionRoutes } from './versionRoutes.js';
 
 /** Routes a probe or a scraper calls without a Keystone token; nothing here is tenant data. */
@@ -60,5 +63,9 @@ export function tenantApi(deps: ApiDeps) {
     await app.register(logsPostRoute(deps), { prefix: '/v2.0' });
     await app.register(logsPostRoute(deps), { prefix: '/v3.0' });
     await app.register(logsReadRoutes(deps), { prefix: '/v2.0' });
+    // Without an alarm store these answer 501, as the log routes do without a log store.
+    await app.register(alarmDefinitionsRoutes(deps), { prefix: '/v2.0' });
+    await app.register(alarmsRoutes(deps), { prefix: '/v2.0' });
+    await app.register(notificationMethodsRoutes(deps), { prefix: '/v2.0' });
   };
 }
