@@ -1,0 +1,87 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'libsql';
+import type { AlarmStore } from './alarmStore.js';
+import { ALARM_STORE_SCHEMA } from './alarmStoreSchema.js';
+import type { Row, SqlValue } from './alarmRows.js';
+import { SqlAlarmStore, inTransaction, type SqlConnection, type SqlSession } from './sqlAlarmStore.js';
+
+type SqliteDatabase = InstanceType<typeof Database>;
+/** The part of a libsql statement the store uses. */
+interface Statement {
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number };
+}
+
+/**
+ * One libsql connection behind the async SqlConnection. libsql is synchronous, but the
+ * store's transactions await between statements, so without a turn order another call
+ * could run its statements inside (or BEGIN on top of) an open transaction. Every call
+ * therefore waits for the one before it; the calls are synchronous underneath, so the
+ * queue costs no concurrency that SQLite would have given.
+ */
+class SqliteConnection implements SqlConnection {
+  private readonly statements = new Map<string, Statement>();
+  private turn: Promise<unknown> = Promise.resolve();
+  private readonly direct: SqlSession = {
+    all: async (sql, params = []) => this.statement(sql).all(...params) as Row[],
+    run: async (sql, params = []) => this.statement(sql).run(...params).changes,
+  };
+
+  constructor(private readonly db: SqliteDatabase) {}
+
+  private statement(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.turn.then(work);
+    this.turn = result.catch(() => undefined);
+    return result;
+  }
+
+  all(sql: string, params?: readonly SqlValue[]): Promise<readonly Row[]> {
+    return this.inTurn(() => this.direct.all(sql, params));
+  }
+
+  run(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.inTurn(() => this.direct.run(sql, params));
+  }
+
+  /** IMMEDIATE: take the write lock at BEGIN, so another process's writer makes this wait rather than fail mid-transaction. */
+  transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T> {
+    return this.inTurn(() => inTransaction(this.direct, work, 'BEGIN IMMEDIATE'));
+  }
+
+  close(): Promise<void> {
+    return this.inTurn(async () => {
+      this.statements.clear();
+      this.db.close();
+    });
+  }
+}
+
+function openConnection(path: string): SqliteDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  // busy_timeout: a second process on the same file waits for the write lock instead of failing at once.
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+  db.exec(ALARM_STORE_SCHEMA.join(';\n'));
+  return db;
+}
+
+/** The alarm store of the single-machine default: one SQLite file (or ':memory:'). */
+export class SqliteAlarmStore extends SqlAlarmStore implements AlarmStore {
+  constructor(path: string) {
+    super(new SqliteConnection(openConnection(path)), { claimLockClause: '' });
+  }
+}
+
+export function openSqliteAlarmStore(path: string): Promise<SqliteAlarmStore> {
+  return Promise.resolve(new SqliteAlarmStore(path));
+}
