@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { formatMetric, subExpressions, type ExpressionNode } from '../../alerting/expression/alarmExpression.js';
 import { MAX_EXPRESSION_LENGTH, parseAlarmExpression } from '../../alerting/expression/parseAlarmExpression.js';
 import type { AlarmDefinitionRecord, AlarmStore, NewAlarmDefinition } from '../../alerting/store/alarmStore.js';
-import { checkDimensions } from '../../core/validation.js';
+import { checkDimensions, checkMetricName } from '../../core/validation.js';
 import {
   alarmPrincipal,
   apiBase,
@@ -58,13 +58,25 @@ const ReplaceBody = Type.Object(Fields);
 const PatchBody = Type.Partial(Type.Object(Fields));
 type Body = Static<typeof PatchBody>;
 
-/** The expression under the API rules, or a 422 that names where and at which token it went wrong. */
+/**
+ * The expression under the API rules, or a 422 that names where and at which token it went
+ * wrong. Its metrics must also be metrics the API would take (monasca-api's AlarmValidation
+ * checks each sub-expression's name and dimensions as a posted metric's): a name with a
+ * restricted character could never match anything.
+ */
 function checkExpression(text: string): ExpressionNode {
   const parsed = parseAlarmExpression(text, { rules: 'api' });
-  if (parsed.ok) return parsed.value;
-  const { token, line, column } = parsed.position;
-  // The parser's message names the offset; the token is added when the message does not quote it.
-  throw unprocessable(parsed.error.includes(token) ? parsed.error : `${parsed.error}, at ${token} (line ${line}, column ${column})`);
+  if (!parsed.ok) {
+    const { token, line, column } = parsed.position;
+    // The parser's message names the offset; the token is added when the message does not quote it.
+    throw unprocessable(parsed.error.includes(token) ? parsed.error : `${parsed.error}, at ${token} (line ${line}, column ${column})`);
+  }
+  subExpressions(parsed.value).forEach((sub, i) => {
+    const name = checkMetricName(sub.metricName);
+    const dimensions = checkDimensions(sub.dimensions);
+    if (!name.ok || !dimensions.ok) throw unprocessable(`expression: sub-expression ${i + 1}: ${!name.ok ? name.error : dimensions.ok ? '' : dimensions.error}`);
+  });
+  return parsed.value;
 }
 
 function checkMatchBy(matchBy: readonly string[]): string[] {

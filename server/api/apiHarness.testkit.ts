@@ -1,6 +1,8 @@
 import pino from 'pino';
 import { vi } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { AlarmStore } from '../../alerting/store/alarmStore.js';
+import { openSqliteAlarmStore } from '../../alerting/store/sqliteAlarmStore.js';
 import { Counters } from '../../core/counters.js';
 import { logCodec, metricCodec } from '../../core/codec.js';
 import { TOPICS } from '../../core/envelope.js';
@@ -26,14 +28,21 @@ export interface ApiHarness {
   readonly app: FastifyInstance;
   readonly bus: MemoryBus;
   readonly counters: Counters;
+  /** The in-memory SQLite alarm store behind the alarm routes: tests seed alarms through its checkpoint, as the engine does. */
+  readonly alarmStore: AlarmStore;
   post(token: string, body: unknown, query?: string): Promise<LightMyRequestResponse>;
   get(token: string, url: string): Promise<LightMyRequestResponse>;
+  /** Any method on any URL, with a JSON body when one is given (a string is sent as it is). */
+  send(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', token: string, url: string, body?: unknown): Promise<LightMyRequestResponse>;
   /** Polls `read` until `done` holds (the bus and sink are asynchronous) or PATIENT's deadline passes; returns the last answer. */
   eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T>;
   close(): Promise<void>;
 }
 
-export async function startApiHarness(tokens: string, options: { logTail?: Partial<LogTailOptions> } = {}): Promise<ApiHarness> {
+export async function startApiHarness(
+  tokens: string,
+  options: { logTail?: Partial<LogTailOptions>; notificationPeriodsSeconds?: readonly number[]; alarmStore?: 'none' } = {},
+): Promise<ApiHarness> {
   const counters = new Counters();
   const bus = new MemoryBus({ capacity: 10_000, maxBatch: 500 });
   const db = openDatabase(':memory:');
@@ -41,6 +50,7 @@ export async function startApiHarness(tokens: string, options: { logTail?: Parti
   await consumer.run([TOPICS.metrics], ingestHandler({ codec: metricCodec, sink: new SqliteSink(db), deadLetter: bus.producer(), counters }));
   const logConsumer: BusConsumer = bus.consumer('server-logs');
   await logConsumer.run([TOPICS.logs], ingestHandler({ codec: logCodec, sink: new SqliteLogSink(db), deadLetter: bus.producer(), counters }));
+  const alarmStore = await openSqliteAlarmStore(':memory:');
   const app = await buildApiServer(
     {
       authenticator: StaticTokenAuthenticator.parse(tokens),
@@ -49,6 +59,8 @@ export async function startApiHarness(tokens: string, options: { logTail?: Parti
       store: new SqliteStore(db),
       logStore: new SqliteLogStore(db),
       ...(options.logTail ? { logTail: options.logTail } : {}),
+      ...(options.alarmStore === 'none' ? {} : { alarmStore }),
+      ...(options.notificationPeriodsSeconds ? { notificationPeriodsSeconds: options.notificationPeriodsSeconds } : {}),
       counters,
       region: 'test',
       maxQueryLimit: 10_000,
@@ -62,9 +74,17 @@ export async function startApiHarness(tokens: string, options: { logTail?: Parti
     app,
     bus,
     counters,
+    alarmStore,
     post: (token, body, query = '') =>
       app.inject({ method: 'POST', url: `/v2.0/metrics${query}`, headers: { 'x-auth-token': token, 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
     get: (token, url) => app.inject({ method: 'GET', url, headers: { 'x-auth-token': token } }),
+    send: (method, token, url, body) =>
+      app.inject({
+        method,
+        url,
+        headers: { 'x-auth-token': token, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      }),
     async eventually(read, done) {
       // Polled the way every unit test waits, vi.waitFor with PATIENT's deadline. At the
       // deadline the last answer is returned all the same: the caller's expect then shows it.
@@ -82,6 +102,7 @@ export async function startApiHarness(tokens: string, options: { logTail?: Parti
       await app.close();
       await consumer.stop();
       await logConsumer.stop();
+      await alarmStore.close();
     },
   };
 }

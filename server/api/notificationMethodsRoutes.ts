@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { NOTIFICATION_TYPES, type AlarmStore, type NewNotificationMethod, type NotificationMethodRecord } from '../../alerting/store/alarmStore.js';
-import type { Checked } from '../../core/outcome.js';
+import { validateNotificationAddress } from '../../alerting/notify/safeHttp.js';
 import { alarmPrincipal, apiBase, LinksSchema, pageOf, parsePage, parseSortBy, requireAlarmStore, unprocessableSchemaErrors } from './alarmApi.js';
 import { CreatedMethodSchema, listSchema, MethodSchema, methodElement } from './alarmShapes.js';
 import type { ApiDeps } from './apiDeps.js';
@@ -35,30 +35,6 @@ type Body = Static<typeof PatchBody>;
 
 const TypesResponse = Type.Object({ links: LinksSchema, elements: Type.Array(Type.Object({ type: Type.String() })) });
 
-/**
- * Whether an address is usable for a method of this type, checked without DNS.
- * TODO(safeHttp): alerting/notify/safeHttp.ts's validateNotificationAddress replaces this
- * minimal check (same Checked shape) once it is committed.
- */
-function checkAddress(type: string, address: string, allowPrivate: boolean): Checked<string> {
-  switch (type) {
-    case 'EMAIL':
-      return /^[^\s@<>(),;:"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/.test(address)
-        ? { ok: true, value: address }
-        : { ok: false, error: `${JSON.stringify(address.slice(0, 200))} is not an email address (name@domain.tld)` };
-    case 'WEBHOOK':
-    case 'SLACK': {
-      if (!URL.canParse(address)) return { ok: false, error: `${JSON.stringify(address.slice(0, 200))} is not a URL` };
-      const url = new URL(address);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, error: `URL scheme ${JSON.stringify(url.protocol.slice(0, -1))} is not allowed; only http and https` };
-      if (!allowPrivate && /^(localhost|127\.|10\.|192\.168\.|169\.254\.|\[::1\]|\[f[cd])/i.test(url.hostname)) return { ok: false, error: `${JSON.stringify(address.slice(0, 200))} points at a private or loopback address; notification URLs must be public` };
-      return { ok: true, value: address };
-    }
-    default:
-      return /^\S+$/.test(address) ? { ok: true, value: address } : { ok: false, error: 'the address must not be empty or hold blanks' };
-  }
-}
-
 export function notificationMethodsRoutes(deps: ApiDeps) {
   const types = deps.notificationTypes ?? NOTIFICATION_TYPES;
   const periods = deps.notificationPeriodsSeconds ?? DEFAULT_NOTIFICATION_PERIODS_SECONDS;
@@ -76,7 +52,8 @@ export function notificationMethodsRoutes(deps: ApiDeps) {
       const type = (body.type ?? existing?.type ?? '').toUpperCase();
       if (!types.includes(type)) throw unprocessable(`type ${JSON.stringify((body.type ?? '').slice(0, 100))} is not one of ${types.join(', ')}`);
       const address = body.address ?? existing?.address ?? '';
-      const verdict = checkAddress(type, address, deps.allowPrivateNotificationAddresses ?? false);
+      // The senders' own rules (no DNS here; the send checks what a name resolves to then).
+      const verdict = validateNotificationAddress(type, address, { allowPrivateAddresses: deps.allowPrivateNotificationAddresses ?? false });
       if (!verdict.ok) throw unprocessable(`address: ${verdict.error}`);
       const periodSeconds = body.period ?? existing?.periodSeconds ?? 0;
       if (!periods.includes(periodSeconds)) throw unprocessable(`period must be one of ${periods.join(', ')} seconds`);
