@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AlarmState } from '../../alerting/alarmState.js';
-import type { AlarmRecord, AlarmTransitionRecord } from '../../alerting/store/alarmStore.js';
+import type { AlarmRecord } from '../../alerting/store/alarmStore.js';
 import type { MetricDefinition } from '../../core/query.js';
+import { seedAlarm } from './alarmSeed.testkit.js';
 import { startApiHarness, type ApiHarness } from './apiHarness.testkit.js';
 
 const TOKENS = 'tok-a:tenant-a:monasca-user,tok-b:tenant-b:monasca-user,tok-ro:tenant-a:monasca-read-only-user';
@@ -51,50 +51,8 @@ describe('alarms API', () => {
     return res.json<{ id: string; expression: string }>();
   };
 
-  /** An alarm as the engine writes one: the record and its first transition, in one checkpoint. */
-  const seedAlarm = async (
-    tenantId: string,
-    definitionId: string,
-    metrics: readonly MetricDefinition[],
-    state: AlarmState,
-    atMs: number,
-    extra: Partial<AlarmRecord> = {},
-  ): Promise<AlarmRecord> => {
-    const id = randomUUID();
-    const expression = `avg(${metrics[0]?.name ?? 'm'}) > 10.0`;
-    const alarm: AlarmRecord = {
-      id,
-      tenantId,
-      definitionId,
-      matchBy: { hostname: metrics[0]?.dimensions['hostname'] ?? '' },
-      metrics,
-      state,
-      lifecycleState: null,
-      link: null,
-      partition: 0,
-      subAlarms: [{ index: 0, expression, state, window: '', currentValues: [12.5] }],
-      stateUpdatedAtMs: atMs,
-      createdAtMs: atMs,
-      updatedAtMs: atMs,
-      ...extra,
-    };
-    const transition: AlarmTransitionRecord = {
-      id: randomUUID(),
-      tenantId,
-      alarmId: id,
-      definitionId,
-      oldState: 'UNDETERMINED',
-      newState: state,
-      reason: `Thresholds were exceeded for the sub-alarms: ${expression} with the values: [12.5]`,
-      reasonData: '{}',
-      subAlarms: [{ expression, state, currentValues: [12.5] }],
-      metrics,
-      timestampMs: atMs,
-    };
-    const result = await h.alarmStore.checkpoint({ offsets: new Map(), alarms: [alarm], transitions: state === 'UNDETERMINED' ? [] : [transition], deliveries: [] });
-    expect(result.skippedTransitions).toEqual([]);
-    return alarm;
-  };
+  const seed = (tenantId: string, definitionId: string, metrics: readonly MetricDefinition[], state: AlarmState, atMs: number, extra: Partial<AlarmRecord> = {}) =>
+    seedAlarm(h.alarmStore, { tenantId, definitionId, metrics, state, atMs, extra });
 
   const host = (hostname: string, name = 'cpu.user_perc', extra: Record<string, string> = {}): MetricDefinition => ({ name, dimensions: { hostname, ...extra } });
   const ids = (res: { json: <T>() => T }) => res.json<List<Alarm>>().elements.map((a) => a.id);
@@ -111,10 +69,10 @@ describe('alarms API', () => {
       cpuDef = await defineAlarm('tok-a', 'high cpu', 'avg(cpu.user_perc) > 10', 'HIGH');
       memDef = await defineAlarm('tok-a', 'low mem', 'avg(mem.free_mb) < 100', 'LOW');
       const bDef = await defineAlarm('tok-b', 'high cpu', 'avg(cpu.user_perc) > 10', 'HIGH');
-      a1 = await seedAlarm('tenant-a', cpuDef.id, [host('h1', 'cpu.user_perc', { service: 'web' })], 'ALARM', T0);
-      a2 = await seedAlarm('tenant-a', cpuDef.id, [host('h2', 'cpu.user_perc', { service: 'db' })], 'OK', T0 + 60_000, { lifecycleState: 'OPEN', link: 'http://tickets/2' });
-      a3 = await seedAlarm('tenant-a', memDef.id, [host('h1', 'mem.free_mb')], 'UNDETERMINED', T0 + 120_000);
-      b1 = await seedAlarm('tenant-b', bDef.id, [host('h1', 'cpu.user_perc', { service: 'web' })], 'ALARM', T0);
+      a1 = await seed('tenant-a', cpuDef.id, [host('h1', 'cpu.user_perc', { service: 'web' })], 'ALARM', T0);
+      a2 = await seed('tenant-a', cpuDef.id, [host('h2', 'cpu.user_perc', { service: 'db' })], 'OK', T0 + 60_000, { lifecycleState: 'OPEN', link: 'http://tickets/2' });
+      a3 = await seed('tenant-a', memDef.id, [host('h1', 'mem.free_mb')], 'UNDETERMINED', T0 + 120_000);
+      b1 = await seed('tenant-b', bDef.id, [host('h1', 'cpu.user_perc', { service: 'web' })], 'ALARM', T0);
     });
 
     it('lists the tenant’s alarms in Monasca shape', async () => {
