@@ -24,7 +24,8 @@ const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 const A = 'tenant-a';
 const B = 'tenant-b';
 
-function newDefinition(tenantId: string, overrides: Partial<NewAlarmDefinition> = {}): NewAlarmDefinition {
+/** A tenant's definition, an alarm, a transition and a delivery as the contract uses them; for other store tests too. */
+export function exampleDefinition(tenantId: string, overrides: Partial<NewAlarmDefinition> = {}): NewAlarmDefinition {
   return {
     tenantId,
     name: 'cpu high',
@@ -44,7 +45,7 @@ function metric(name: string, dimensions: Record<string, string>): MetricDefinit
   return { name, dimensions };
 }
 
-function alarm(tenantId: string, id: string, definitionId: string, overrides: Partial<AlarmRecord> = {}): AlarmRecord {
+export function exampleAlarm(tenantId: string, id: string, definitionId: string, overrides: Partial<AlarmRecord> = {}): AlarmRecord {
   return {
     id,
     tenantId,
@@ -63,7 +64,7 @@ function alarm(tenantId: string, id: string, definitionId: string, overrides: Pa
   };
 }
 
-function transition(of: AlarmRecord, id: string, oldState: AlarmState, newState: AlarmState, timestampMs = T0 + 1000): AlarmTransitionRecord {
+export function exampleTransition(of: AlarmRecord, id: string, oldState: AlarmState, newState: AlarmState, timestampMs = T0 + 1000): AlarmTransitionRecord {
   return {
     id,
     tenantId: of.tenantId,
@@ -79,7 +80,7 @@ function transition(of: AlarmRecord, id: string, oldState: AlarmState, newState:
   };
 }
 
-function delivery(id: string, dueAtMs: number, overrides: Partial<DeliveryRecord> = {}): DeliveryRecord {
+export function exampleDelivery(id: string, dueAtMs: number, overrides: Partial<DeliveryRecord> = {}): DeliveryRecord {
   return { id, tenantId: A, transitionId: 'tr-none', alarmId: 'alarm-none', methodId: 'method-none', kind: 'transition', dueAtMs, attempts: 0, lastError: null, ...overrides };
 }
 
@@ -108,7 +109,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
     /** A definition of tenant A with alarms the engine stored for it. */
     async function seedAlarms(makers: readonly ((definitionId: string) => AlarmRecord)[]): Promise<{ definition: AlarmDefinitionRecord; alarms: AlarmRecord[] }> {
-      const definition = await store.createDefinition(newDefinition(A), T0);
+      const definition = await store.createDefinition(exampleDefinition(A), T0);
       const alarms = makers.map((make) => make(definition.id));
       await store.checkpoint(checkpointOf({ alarms }));
       return { definition, alarms };
@@ -116,28 +117,28 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
     describe('definitions', () => {
       it('reads back what was created, under a generated UUID or the id given', async () => {
-        const generated = await store.createDefinition(newDefinition(A), T0);
+        const generated = await store.createDefinition(exampleDefinition(A), T0);
         expect(generated.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-        expect(generated).toEqual({ ...newDefinition(A), id: generated.id, createdAtMs: T0, updatedAtMs: T0 });
+        expect(generated).toEqual({ ...exampleDefinition(A), id: generated.id, createdAtMs: T0, updatedAtMs: T0 });
         expect(await store.getDefinition(A, generated.id)).toEqual(generated);
-        const given = await store.createDefinition(newDefinition(A, { id: 'def-given', actionsEnabled: false, severity: 'LOW', matchBy: [] }), T0 + 5);
+        const given = await store.createDefinition(exampleDefinition(A, { id: 'def-given', actionsEnabled: false, severity: 'LOW', matchBy: [] }), T0 + 5);
         expect(given.id).toBe('def-given');
-        expect(await store.getDefinition(A, 'def-given')).toEqual({ ...newDefinition(A, { actionsEnabled: false, severity: 'LOW', matchBy: [] }), id: 'def-given', createdAtMs: T0 + 5, updatedAtMs: T0 + 5 });
+        expect(await store.getDefinition(A, 'def-given')).toEqual({ ...exampleDefinition(A, { actionsEnabled: false, severity: 'LOW', matchBy: [] }), id: 'def-given', createdAtMs: T0 + 5, updatedAtMs: T0 + 5 });
         expect(await store.getDefinition(A, 'no-such-id')).toBeNull();
       });
 
       it('is invisible and unchangeable from another tenant', async () => {
-        const created = await store.createDefinition(newDefinition(A), T0);
+        const created = await store.createDefinition(exampleDefinition(A), T0);
         expect(await store.getDefinition(B, created.id)).toBeNull();
         expect(await store.listDefinitions({ tenantId: B, offset: 0, limit: 10 })).toEqual([]);
-        expect(await store.updateDefinition(B, created.id, newDefinition(B, { name: 'taken over' }), T0 + 1)).toBeNull();
+        expect(await store.updateDefinition(B, created.id, exampleDefinition(B, { name: 'taken over' }), T0 + 1)).toBeNull();
         expect(await store.deleteDefinition(B, created.id)).toBe(false);
         expect(await store.getDefinition(A, created.id)).toEqual(created);
       });
 
       it('updates every field but id, tenant and creation time', async () => {
-        const created = await store.createDefinition(newDefinition(A), T0);
-        const replacement = newDefinition(A, { name: 'renamed', description: 'd2', expression: 'max(mem) > 5', matchBy: [], severity: 'CRITICAL', alarmActions: [], okActions: ['x'], undeterminedActions: ['y'], actionsEnabled: false });
+        const created = await store.createDefinition(exampleDefinition(A), T0);
+        const replacement = exampleDefinition(A, { name: 'renamed', description: 'd2', expression: 'max(mem) > 5', matchBy: [], severity: 'CRITICAL', alarmActions: [], okActions: ['x'], undeterminedActions: ['y'], actionsEnabled: false });
         const updated = await store.updateDefinition(A, created.id, replacement, T0 + 60_000);
         expect(updated).toEqual({ ...replacement, id: created.id, createdAtMs: T0, updatedAtMs: T0 + 60_000 });
         expect(await store.getDefinition(A, created.id)).toEqual(updated);
@@ -145,7 +146,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
       });
 
       it('deletes once', async () => {
-        const created = await store.createDefinition(newDefinition(A), T0);
+        const created = await store.createDefinition(exampleDefinition(A), T0);
         expect(await store.deleteDefinition(A, created.id)).toBe(true);
         expect(await store.getDefinition(A, created.id)).toBeNull();
         expect(await store.deleteDefinition(A, created.id)).toBe(false);
@@ -153,22 +154,22 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
       it('moves the revision up on every create, update and delete, and not on a refused one', async () => {
         const seen = [await store.definitionsRevision()];
-        const created = await store.createDefinition(newDefinition(A), T0);
+        const created = await store.createDefinition(exampleDefinition(A), T0);
         seen.push(await store.definitionsRevision());
-        await store.updateDefinition(A, created.id, newDefinition(A, { name: 'n2' }), T0 + 1);
+        await store.updateDefinition(A, created.id, exampleDefinition(A, { name: 'n2' }), T0 + 1);
         seen.push(await store.definitionsRevision());
         await store.deleteDefinition(A, created.id);
         seen.push(await store.definitionsRevision());
         for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1] ?? Infinity);
         const before = await store.definitionsRevision();
         expect(await store.deleteDefinition(A, created.id)).toBe(false);
-        expect(await store.updateDefinition(A, created.id, newDefinition(A), T0)).toBeNull();
+        expect(await store.updateDefinition(A, created.id, exampleDefinition(A), T0)).toBeNull();
         expect(await store.definitionsRevision()).toBe(before);
       });
 
       it('gives the engine every tenant’s definitions', async () => {
-        const a = await store.createDefinition(newDefinition(A), T0);
-        const b = await store.createDefinition(newDefinition(B), T0);
+        const a = await store.createDefinition(exampleDefinition(A), T0);
+        const b = await store.createDefinition(exampleDefinition(B), T0);
         const all = await store.allDefinitions();
         expect(all.map((d) => d.id).sort()).toEqual([a.id, b.id].sort());
         expect(all.find((d) => d.id === b.id)).toEqual(b);
@@ -176,10 +177,10 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
       describe('listing', () => {
         beforeEach(async () => {
-          await store.createDefinition(newDefinition(A, { id: 'd1', name: 'beta', severity: 'LOW', expression: 'avg(cpu{host=a, role=web}) > 10' }), T0 + 3);
-          await store.createDefinition(newDefinition(A, { id: 'd2', name: 'alpha', severity: 'CRITICAL', expression: 'avg(cpu{host=b}) > 10 or max(mem{zone=z1}) > 5' }), T0 + 1);
-          await store.createDefinition(newDefinition(A, { id: 'd3', name: 'gamma', severity: 'MEDIUM', expression: 'max(disk) > 90' }), T0 + 2);
-          await store.createDefinition(newDefinition(B, { id: 'd4', name: 'alpha', severity: 'CRITICAL' }), T0);
+          await store.createDefinition(exampleDefinition(A, { id: 'd1', name: 'beta', severity: 'LOW', expression: 'avg(cpu{host=a, role=web}) > 10' }), T0 + 3);
+          await store.createDefinition(exampleDefinition(A, { id: 'd2', name: 'alpha', severity: 'CRITICAL', expression: 'avg(cpu{host=b}) > 10 or max(mem{zone=z1}) > 5' }), T0 + 1);
+          await store.createDefinition(exampleDefinition(A, { id: 'd3', name: 'gamma', severity: 'MEDIUM', expression: 'max(disk) > 90' }), T0 + 2);
+          await store.createDefinition(exampleDefinition(B, { id: 'd4', name: 'alpha', severity: 'CRITICAL' }), T0);
         });
 
         const cases: { name: string; query: Partial<Parameters<AlarmStore['listDefinitions']>[0]>; ids: string[] }[] = [
@@ -209,7 +210,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
     describe('alarms', () => {
       it('reads an alarm back whole, with its definition’s name and severity, and only for its tenant', async () => {
-        const { definition, alarms } = await seedAlarms([(d) => alarm(A, 'alarm-1', d, { lifecycleState: 'OPEN', link: 'http://x', partition: 3, matchBy: { host: 'a' } })]);
+        const { definition, alarms } = await seedAlarms([(d) => exampleAlarm(A, 'alarm-1', d, { lifecycleState: 'OPEN', link: 'http://x', partition: 3, matchBy: { host: 'a' } })]);
         expect(await store.getAlarm(A, 'alarm-1')).toEqual({ ...alarms[0], definitionName: definition.name, severity: definition.severity });
         expect(await store.getAlarm(B, 'alarm-1')).toBeNull();
         expect(await store.getAlarm(A, 'alarm-2')).toBeNull();
@@ -217,16 +218,16 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
       describe('listing and counting', () => {
         beforeEach(async () => {
-          const web = await store.createDefinition(newDefinition(A, { id: 'def-web', name: 'web', severity: 'HIGH' }), T0);
-          const db = await store.createDefinition(newDefinition(A, { id: 'def-db', name: 'db', severity: 'LOW' }), T0);
-          const other = await store.createDefinition(newDefinition(B, { id: 'def-b', name: 'web' }), T0);
+          const web = await store.createDefinition(exampleDefinition(A, { id: 'def-web', name: 'web', severity: 'HIGH' }), T0);
+          const db = await store.createDefinition(exampleDefinition(A, { id: 'def-db', name: 'db', severity: 'LOW' }), T0);
+          const other = await store.createDefinition(exampleDefinition(B, { id: 'def-b', name: 'web' }), T0);
           await store.checkpoint(
             checkpointOf({
               alarms: [
-                alarm(A, 'a1', web.id, { state: 'ALARM', metrics: [metric('cpu', { host: 'h1', role: 'web' })], stateUpdatedAtMs: T0 + 10, createdAtMs: T0 + 3 }),
-                alarm(A, 'a2', web.id, { state: 'OK', metrics: [metric('cpu', { host: 'h2', role: 'web' }), metric('mem', { host: 'h2' })], lifecycleState: 'OPEN', createdAtMs: T0 + 1 }),
-                alarm(A, 'a3', db.id, { state: 'UNDETERMINED', metrics: [metric('mem', { host: 'h3' })], link: 'http://runbook', stateUpdatedAtMs: T0 + 20, createdAtMs: T0 + 2 }),
-                alarm(B, 'b1', other.id, { state: 'ALARM', metrics: [metric('cpu', { host: 'h1', role: 'web' })] }),
+                exampleAlarm(A, 'a1', web.id, { state: 'ALARM', metrics: [metric('cpu', { host: 'h1', role: 'web' })], stateUpdatedAtMs: T0 + 10, createdAtMs: T0 + 3 }),
+                exampleAlarm(A, 'a2', web.id, { state: 'OK', metrics: [metric('cpu', { host: 'h2', role: 'web' }), metric('mem', { host: 'h2' })], lifecycleState: 'OPEN', createdAtMs: T0 + 1 }),
+                exampleAlarm(A, 'a3', db.id, { state: 'UNDETERMINED', metrics: [metric('mem', { host: 'h3' })], link: 'http://runbook', stateUpdatedAtMs: T0 + 20, createdAtMs: T0 + 2 }),
+                exampleAlarm(B, 'b1', other.id, { state: 'ALARM', metrics: [metric('cpu', { host: 'h1', role: 'web' })] }),
               ],
             }),
           );
@@ -329,7 +330,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
       });
 
       it('patches lifecycle state and link without a transition', async () => {
-        await seedAlarms([(d) => alarm(A, 'alarm-1', d)]);
+        await seedAlarms([(d) => exampleAlarm(A, 'alarm-1', d)]);
         const patched = await store.patchAlarm(A, 'alarm-1', { lifecycleState: 'ACKNOWLEDGED', link: 'http://ticket/1' }, T0 + 500);
         expect(patched).toMatchObject({ lifecycleState: 'ACKNOWLEDGED', link: 'http://ticket/1', state: 'OK', updatedAtMs: T0 + 500, stateUpdatedAtMs: T0 });
         expect(await store.getAlarm(A, 'alarm-1')).toEqual(patched);
@@ -339,22 +340,22 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
       });
 
       it('patches the state as a compare-and-set transition recorded in history', async () => {
-        const [stored] = (await seedAlarms([(d) => alarm(A, 'alarm-1', d)])).alarms;
+        const [stored] = (await seedAlarms([(d) => exampleAlarm(A, 'alarm-1', d)])).alarms;
         if (stored === undefined) throw new Error('seeded no alarm');
-        const toAlarm = transition(stored, 'tr-api-1', 'OK', 'ALARM', T0 + 700);
+        const toAlarm = exampleTransition(stored, 'tr-api-1', 'OK', 'ALARM', T0 + 700);
         const patched = await store.patchAlarm(A, 'alarm-1', { state: 'ALARM' }, T0 + 700, toAlarm);
         expect(patched).toMatchObject({ state: 'ALARM', stateUpdatedAtMs: T0 + 700 });
         expect(await store.listHistory({ tenantId: A, offset: 0, limit: 10 })).toEqual([toAlarm]);
 
         // A stale caller still believes the alarm is OK: its transition must not apply.
-        const stale = transition(stored, 'tr-api-2', 'OK', 'UNDETERMINED', T0 + 800);
+        const stale = exampleTransition(stored, 'tr-api-2', 'OK', 'UNDETERMINED', T0 + 800);
         const refused = await store.patchAlarm(A, 'alarm-1', { state: 'UNDETERMINED', lifecycleState: 'OPEN' }, T0 + 800, stale);
         expect(refused).toMatchObject({ state: 'ALARM', lifecycleState: 'OPEN' });
         expect(await store.getTransition(A, 'tr-api-2')).toBeNull();
       });
 
       it('does not patch or delete another tenant’s alarm', async () => {
-        await seedAlarms([(d) => alarm(A, 'alarm-1', d)]);
+        await seedAlarms([(d) => exampleAlarm(A, 'alarm-1', d)]);
         const before = await store.getAlarm(A, 'alarm-1');
         expect(await store.patchAlarm(B, 'alarm-1', { state: 'ALARM', link: 'http://evil' }, T0 + 1)).toBeNull();
         expect(await store.deleteAlarm(B, 'alarm-1')).toBe(false);
@@ -363,13 +364,13 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
       });
 
       it('deletes an alarm with its pending deliveries and keeps its history', async () => {
-        const definition = await store.createDefinition(newDefinition(A), T0);
-        const stored = alarm(A, 'alarm-1', definition.id);
-        const toAlarm = transition(stored, 'tr-1', 'OK', 'ALARM');
+        const definition = await store.createDefinition(exampleDefinition(A), T0);
+        const stored = exampleAlarm(A, 'alarm-1', definition.id);
+        const toAlarm = exampleTransition(stored, 'tr-1', 'OK', 'ALARM');
         await store.checkpoint(
           checkpointOf({
-            alarms: [stored, alarm(A, 'alarm-2', definition.id)],
-            deliveries: [delivery('del-1', T0, { alarmId: 'alarm-1', transitionId: 'tr-1' }), delivery('del-2', T0, { alarmId: 'alarm-2' })],
+            alarms: [stored, exampleAlarm(A, 'alarm-2', definition.id)],
+            deliveries: [exampleDelivery('del-1', T0, { alarmId: 'alarm-1', transitionId: 'tr-1' }), exampleDelivery('del-2', T0, { alarmId: 'alarm-2' })],
           }),
         );
         await store.checkpoint(checkpointOf({ transitions: [toAlarm] }));
@@ -382,14 +383,14 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
       });
 
       it('deletes a definition with its alarms and their pending deliveries, keeping history and other alarms', async () => {
-        const doomed = await store.createDefinition(newDefinition(A, { name: 'doomed' }), T0);
-        const kept = await store.createDefinition(newDefinition(A, { name: 'kept' }), T0);
-        const doomedAlarm = alarm(A, 'alarm-doomed', doomed.id);
-        const toAlarm = transition(doomedAlarm, 'tr-doomed', 'OK', 'ALARM');
+        const doomed = await store.createDefinition(exampleDefinition(A, { name: 'doomed' }), T0);
+        const kept = await store.createDefinition(exampleDefinition(A, { name: 'kept' }), T0);
+        const doomedAlarm = exampleAlarm(A, 'alarm-doomed', doomed.id);
+        const toAlarm = exampleTransition(doomedAlarm, 'tr-doomed', 'OK', 'ALARM');
         await store.checkpoint(
           checkpointOf({
-            alarms: [doomedAlarm, alarm(A, 'alarm-kept', kept.id)],
-            deliveries: [delivery('del-doomed', T0, { alarmId: 'alarm-doomed' }), delivery('del-kept', T0, { alarmId: 'alarm-kept' })],
+            alarms: [doomedAlarm, exampleAlarm(A, 'alarm-kept', kept.id)],
+            deliveries: [exampleDelivery('del-doomed', T0, { alarmId: 'alarm-doomed' }), exampleDelivery('del-kept', T0, { alarmId: 'alarm-kept' })],
           }),
         );
         await store.checkpoint(checkpointOf({ transitions: [toAlarm] }));
@@ -405,22 +406,22 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
     });
 
     describe('history', () => {
-      const first = alarm(A, 'h-1', 'def-h', { metrics: [metric('cpu', { host: 'h1' })] });
-      const second = alarm(A, 'h-2', 'def-h', { metrics: [metric('cpu', { host: 'h2' })] });
+      const first = exampleAlarm(A, 'h-1', 'def-h', { metrics: [metric('cpu', { host: 'h1' })] });
+      const second = exampleAlarm(A, 'h-2', 'def-h', { metrics: [metric('cpu', { host: 'h2' })] });
       const history = [
-        transition(first, 'tr-3', 'ALARM', 'OK', T0 + 3000),
-        transition(first, 'tr-1', 'OK', 'ALARM', T0 + 1000),
-        transition(second, 'tr-2', 'OK', 'UNDETERMINED', T0 + 2000),
+        exampleTransition(first, 'tr-3', 'ALARM', 'OK', T0 + 3000),
+        exampleTransition(first, 'tr-1', 'OK', 'ALARM', T0 + 1000),
+        exampleTransition(second, 'tr-2', 'OK', 'UNDETERMINED', T0 + 2000),
       ];
       beforeEach(async () => {
-        await store.createDefinition(newDefinition(A, { id: 'def-h' }), T0);
+        await store.createDefinition(exampleDefinition(A, { id: 'def-h' }), T0);
         await store.checkpoint(checkpointOf({ alarms: [first, second] }));
         // Applied in time order, each against the state the one before left.
         await store.checkpoint(checkpointOf({ transitions: [history[1], history[2], history[0]] as AlarmTransitionRecord[] }));
-        await store.createDefinition(newDefinition(B, { id: 'def-hb' }), T0);
-        const other = alarm(B, 'h-b', 'def-hb', { metrics: [metric('cpu', { host: 'h1' })] });
+        await store.createDefinition(exampleDefinition(B, { id: 'def-hb' }), T0);
+        const other = exampleAlarm(B, 'h-b', 'def-hb', { metrics: [metric('cpu', { host: 'h1' })] });
         await store.checkpoint(checkpointOf({ alarms: [other] }));
-        await store.checkpoint(checkpointOf({ transitions: [transition(other, 'tr-b', 'OK', 'ALARM', T0 + 1500)] }));
+        await store.checkpoint(checkpointOf({ transitions: [exampleTransition(other, 'tr-b', 'OK', 'ALARM', T0 + 1500)] }));
       });
 
       const cases: { name: string; query: Partial<Parameters<AlarmStore['listHistory']>[0]>; ids: string[] }[] = [
@@ -447,14 +448,14 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
     describe('engine checkpoints', () => {
       it('applies transitions compare-and-set: a stale one is skipped with its deliveries and its alarm left as stored', async () => {
-        const definition = await store.createDefinition(newDefinition(A), T0);
-        const fresh = alarm(A, 'cas-fresh', definition.id, { partition: 2 });
-        const contested = alarm(A, 'cas-contested', definition.id, { partition: 2 });
+        const definition = await store.createDefinition(exampleDefinition(A), T0);
+        const fresh = exampleAlarm(A, 'cas-fresh', definition.id, { partition: 2 });
+        const contested = exampleAlarm(A, 'cas-contested', definition.id, { partition: 2 });
         await store.checkpoint(checkpointOf({ alarms: [fresh, contested] }));
 
-        const applies = transition(fresh, 'tr-applies', 'OK', 'ALARM');
+        const applies = exampleTransition(fresh, 'tr-applies', 'OK', 'ALARM');
         // This writer believes `contested` is in ALARM; the store holds OK.
-        const stale = transition(contested, 'tr-stale', 'ALARM', 'OK');
+        const stale = exampleTransition(contested, 'tr-stale', 'ALARM', 'OK');
         const result = await store.checkpoint(
           checkpointOf({
             offsets: new Map([[2, '120']]),
@@ -463,7 +464,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
               { ...contested, state: 'OK', lifecycleState: 'STALE VIEW', subAlarms: [] },
             ],
             transitions: [applies, stale],
-            deliveries: [delivery('del-applies', T0 + 1000, { transitionId: 'tr-applies', alarmId: fresh.id }), delivery('del-stale', T0 + 1000, { transitionId: 'tr-stale', alarmId: contested.id })],
+            deliveries: [exampleDelivery('del-applies', T0 + 1000, { transitionId: 'tr-applies', alarmId: fresh.id }), exampleDelivery('del-stale', T0 + 1000, { transitionId: 'tr-stale', alarmId: contested.id })],
           }),
         );
         expect(result.skippedTransitions).toEqual(['tr-stale']);
@@ -478,23 +479,23 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
       });
 
       it('applies the transitions of an alarm the same checkpoint creates', async () => {
-        const definition = await store.createDefinition(newDefinition(A), T0);
-        const created = alarm(A, 'new-alarm', definition.id, { state: 'ALARM' });
+        const definition = await store.createDefinition(exampleDefinition(A), T0);
+        const created = exampleAlarm(A, 'new-alarm', definition.id, { state: 'ALARM' });
         const result = await store.checkpoint(
-          checkpointOf({ alarms: [created], transitions: [transition(created, 'tr-new', 'UNDETERMINED', 'ALARM')], deliveries: [delivery('del-new', T0, { transitionId: 'tr-new' })] }),
+          checkpointOf({ alarms: [created], transitions: [exampleTransition(created, 'tr-new', 'UNDETERMINED', 'ALARM')], deliveries: [exampleDelivery('del-new', T0, { transitionId: 'tr-new' })] }),
         );
         expect(result.skippedTransitions).toEqual([]);
         expect(await store.getAlarm(A, created.id)).toMatchObject({ state: 'ALARM' });
         expect(await claimAllIds(store)).toEqual(['del-new']);
         // A transition of an alarm that is neither stored nor created has nothing to apply to.
-        const ghost = alarm(A, 'ghost', definition.id);
-        expect((await store.checkpoint(checkpointOf({ transitions: [transition(ghost, 'tr-ghost', 'OK', 'ALARM')] }))).skippedTransitions).toEqual(['tr-ghost']);
+        const ghost = exampleAlarm(A, 'ghost', definition.id);
+        expect((await store.checkpoint(checkpointOf({ transitions: [exampleTransition(ghost, 'tr-ghost', 'OK', 'ALARM')] }))).skippedTransitions).toEqual(['tr-ghost']);
       });
 
       it('upserts alarms whole and keeps each partition’s offset, 64-bit offsets exactly', async () => {
-        const definition = await store.createDefinition(newDefinition(A), T0);
-        const first = alarm(A, 'p-1', definition.id, { partition: 1 });
-        await store.checkpoint(checkpointOf({ offsets: new Map([[1, '10'], [4, '7']]), alarms: [first, alarm(A, 'p-4', definition.id, { partition: 4 })] }));
+        const definition = await store.createDefinition(exampleDefinition(A), T0);
+        const first = exampleAlarm(A, 'p-1', definition.id, { partition: 1 });
+        await store.checkpoint(checkpointOf({ offsets: new Map([[1, '10'], [4, '7']]), alarms: [first, exampleAlarm(A, 'p-4', definition.id, { partition: 4 })] }));
         const moved = {
           ...first,
           metrics: [...first.metrics, metric('cpu', { host: 'a', role: 'db' })],
@@ -544,7 +545,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
       it('takes a deleted method’s pending deliveries with it, and no other tenant’s', async () => {
         const method = await store.createNotificationMethod(newMethod(A), T0);
-        await store.checkpoint(checkpointOf({ deliveries: [delivery('del-m', T0, { methodId: method.id }), delivery('del-other', T0, { methodId: 'another' })] }));
+        await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('del-m', T0, { methodId: method.id }), exampleDelivery('del-other', T0, { methodId: 'another' })] }));
         expect(await store.deleteNotificationMethod(B, method.id)).toBe(false);
         expect(await store.deleteNotificationMethod(A, method.id)).toBe(true);
         expect(await claimAllIds(store)).toEqual(['del-other']);
@@ -554,10 +555,10 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
     describe('outbox', () => {
       it('claims due deliveries oldest first, up to the limit, and leases them', async () => {
         await store.checkpoint(
-          checkpointOf({ deliveries: [delivery('late', T0 + 30), delivery('early', T0 + 10), delivery('middle', T0 + 20), delivery('future', T0 + 1000)] }),
+          checkpointOf({ deliveries: [exampleDelivery('late', T0 + 30), exampleDelivery('early', T0 + 10), exampleDelivery('middle', T0 + 20), exampleDelivery('future', T0 + 1000)] }),
         );
         const first = await store.claimDeliveries(T0 + 100, 5000, 'notifier-1', 2);
-        expect(first).toEqual([delivery('early', T0 + 10), delivery('middle', T0 + 20)]);
+        expect(first).toEqual([exampleDelivery('early', T0 + 10), exampleDelivery('middle', T0 + 20)]);
         const second = await store.claimDeliveries(T0 + 100, 5000, 'notifier-2', 10);
         expect(second.map((d) => d.id)).toEqual(['late']);
         expect(await store.claimDeliveries(T0 + 200, 5000, 'notifier-2', 10)).toEqual([]);
@@ -565,26 +566,26 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
       });
 
       it('makes a delivery claimable again when its lease expires', async () => {
-        await store.checkpoint(checkpointOf({ deliveries: [delivery('leased', T0)] }));
+        await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('leased', T0)] }));
         expect((await store.claimDeliveries(T0, 1000, 'dies', 10)).map((d) => d.id)).toEqual(['leased']);
         expect(await store.claimDeliveries(T0 + 999, 1000, 'other', 10)).toEqual([]);
-        expect(await store.claimDeliveries(T0 + 1000, 1000, 'other', 10)).toEqual([delivery('leased', T0)]);
+        expect(await store.claimDeliveries(T0 + 1000, 1000, 'other', 10)).toEqual([exampleDelivery('leased', T0)]);
       });
 
       it('retries a failed delivery later, counting the attempt and releasing the lease', async () => {
-        await store.checkpoint(checkpointOf({ deliveries: [delivery('flaky', T0)] }));
+        await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('flaky', T0)] }));
         await store.claimDeliveries(T0, 60_000, 'n', 10);
         await store.retryDelivery('flaky', T0 + 500, 'HTTP 503');
         expect(await store.claimDeliveries(T0 + 499, 60_000, 'n', 10)).toEqual([]);
-        expect(await store.claimDeliveries(T0 + 500, 60_000, 'n', 10)).toEqual([delivery('flaky', T0 + 500, { attempts: 1, lastError: 'HTTP 503' })]);
+        expect(await store.claimDeliveries(T0 + 500, 60_000, 'n', 10)).toEqual([exampleDelivery('flaky', T0 + 500, { attempts: 1, lastError: 'HTTP 503' })]);
         await store.retryDelivery('flaky', T0 + 600, 'timeout');
-        expect(await store.claimDeliveries(T0 + 600, 60_000, 'n', 10)).toEqual([delivery('flaky', T0 + 600, { attempts: 2, lastError: 'timeout' })]);
+        expect(await store.claimDeliveries(T0 + 600, 60_000, 'n', 10)).toEqual([exampleDelivery('flaky', T0 + 600, { attempts: 2, lastError: 'timeout' })]);
       });
 
       it('removes a completed delivery, adding the next repeat in its place', async () => {
-        await store.checkpoint(checkpointOf({ deliveries: [delivery('sent', T0), delivery('sent-once', T0)] }));
+        await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('sent', T0), exampleDelivery('sent-once', T0)] }));
         await store.claimDeliveries(T0, 10, 'n', 10);
-        const repeat = delivery('repeat-1', T0 + 60_000, { kind: 'repeat' });
+        const repeat = exampleDelivery('repeat-1', T0 + 60_000, { kind: 'repeat' });
         await store.completeDelivery('sent', repeat);
         await store.completeDelivery('sent-once');
         expect(await store.claimDeliveries(T0 + 59_999, 10, 'n', 10)).toEqual([]);
@@ -592,7 +593,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
       });
 
       it('forgets an abandoned delivery', async () => {
-        await store.checkpoint(checkpointOf({ deliveries: [delivery('hopeless', T0), delivery('fine', T0)] }));
+        await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('hopeless', T0), exampleDelivery('fine', T0)] }));
         await store.claimDeliveries(T0, 10, 'n', 10);
         await store.abandonDelivery('hopeless');
         expect(await claimAllIds(store)).toEqual(['fine']);
@@ -600,7 +601,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
 
       it('never gives one delivery to two concurrent claimers', async () => {
         const ids = Array.from({ length: 40 }, (_, i) => `c-${String(i).padStart(2, '0')}`);
-        await store.checkpoint(checkpointOf({ deliveries: ids.map((id, i) => delivery(id, T0 + i)) }));
+        await store.checkpoint(checkpointOf({ deliveries: ids.map((id, i) => exampleDelivery(id, T0 + i)) }));
         const claims = await Promise.all(['n1', 'n2', 'n3', 'n4'].map((owner) => store.claimDeliveries(T0 + 100, 60_000, owner, 15)));
         const claimed = claims.flatMap((c) => c.map((d) => d.id));
         expect(new Set(claimed).size).toBe(claimed.length);
