@@ -3,14 +3,21 @@ import { Value } from '@sinclair/typebox/value';
 import { deepFreeze, section, telemetrySection } from '../core/config.js';
 import { fail, ok, type Checked } from '../core/outcome.js';
 import { checkDimensions, checkMetricName } from '../core/validation.js';
+import { formatMetric, formatThreshold } from './expression/alarmExpression.js';
+import { parseAlarmExpression } from './expression/parseAlarmExpression.js';
+import { NotificationSectionSchema, type NotificationSection } from './notify/config.js';
 import { stableId } from './ids.js';
 
 /**
- * Alarm definitions v0 and the alert stage's settings: one schema, every default here,
- * unknown keys rejected by name. A definition is one Monasca sub-expression,
- * `function(metric{dimensions}, period_seconds) operator threshold`, with Monasca's
- * match_by; the full grammar (compound expressions, `times`, deterministic) replaces
- * this shape later.
+ * The alert engine's section: where its store is, how it evaluates, how it notifies, and
+ * the alarm definitions written in the file. One schema, every default here, unknown keys
+ * rejected by name.
+ *
+ * A definition in the file is either a Monasca `expression` (the full grammar) or the
+ * older single-threshold form, `function(metric{dimensions}, period_seconds) operator
+ * threshold`, which is turned into the same expression. At start-up they are written into
+ * the store (`seedConfigDefinitions`), where the API sees them like any other; their
+ * `webhooks` become WEBHOOK notification methods on all three action lists.
  */
 
 const literals = <T extends string>(values: readonly T[], options: { default?: NoInfer<T>; description: string }) =>
@@ -37,38 +44,38 @@ export const AlarmDefinitionSchema = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 255 }),
     description: Type.String({ default: '', maxLength: 255 }),
     tenant_id: Type.String({ minLength: 1, description: 'the only tenant whose measurements this definition sees' }),
-    metric: Type.String({ minLength: 1, maxLength: 255, description: 'a Monasca metric name' }),
-    dimensions: Type.Record(Type.String(), Type.String(), { default: {}, description: 'must match exactly; other dimensions are free' }),
-    function: literals(FUNCTIONS, { default: 'avg', description: 'what the period is reduced to' }),
-    period_seconds: Type.Integer({ minimum: 1, default: 60 }),
-    operator: literals(OPERATOR_SPELLINGS, { description: 'GT, GTE, LT, LTE or >, >=, <, <=' }),
-    threshold: Type.Number(),
+    expression: Type.Optional(Type.String({ minLength: 1, description: 'a Monasca alarm expression; or give metric, function, period_seconds, operator and threshold' })),
+    metric: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'a Monasca metric name (single-threshold form)' })),
+    dimensions: Type.Record(Type.String(), Type.String(), { default: {}, description: 'must match exactly; other dimensions are free (single-threshold form)' }),
+    function: literals(FUNCTIONS, { default: 'avg', description: 'what the period is reduced to (single-threshold form)' }),
+    period_seconds: Type.Integer({ minimum: 1, default: 60, description: 'single-threshold form' }),
+    operator: Type.Optional(literals(OPERATOR_SPELLINGS, { description: 'GT, GTE, LT, LTE or >, >=, <, <= (single-threshold form)' })),
+    threshold: Type.Optional(Type.Number({ description: 'single-threshold form' })),
     severity: literals(SEVERITIES, { default: 'LOW', description: "Monasca's alarm severity" }),
     match_by: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'one alarm per distinct value of these dimensions' }),
-    undetermined_after_periods: Type.Integer({ minimum: 1, default: 3, description: 'periods without data before the alarm is UNDETERMINED' }),
-    webhooks: Type.Array(Type.String({ pattern: '^https?://' }), { default: [], description: 'URLs every transition of this definition is POSTed to' }),
+    webhooks: Type.Array(Type.String({ pattern: '^https?://' }), { default: [], description: 'URLs every transition of this definition is POSTed to (signed WEBHOOK methods)' }),
   },
   { additionalProperties: false },
 );
 
-export const WebhookSettingsSchema = section(
+export const AlarmStoreSettingsSchema = section(
   {
-    timeout_ms: Type.Integer({ minimum: 1, default: 5000, description: 'per request; also the budget for draining at shutdown' }),
-    max_attempts: Type.Integer({ minimum: 1, default: 5 }),
-    max_pending: Type.Integer({ minimum: 1, default: 1000, description: 'notifications queued or waiting to retry; drop-oldest when full' }),
-    concurrency: Type.Integer({ minimum: 1, default: 4, description: 'requests in flight at once' }),
-    initial_delay_ms: Type.Integer({ minimum: 1, default: 1000, description: 'first retry delay before jitter; doubles per attempt' }),
-    max_delay_ms: Type.Integer({ minimum: 1, default: 60_000, description: 'cap on a retry delay, Retry-After included' }),
+    kind: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite', description: 'SQLite for one engine; PostgreSQL when several engine replicas share the store' }),
+    sqlite_path: Type.String({ minLength: 1, default: './data/alarms.db' }),
+    postgres_url: Type.String({ default: '', description: 'postgres://user:password@host:port/database, when kind is postgres' }),
   },
-  'webhook notifications',
+  'the alarm store (definitions, alarms, history, notification methods, outbox)',
 );
 
 export const EvaluationSettingsSchema = section(
   {
-    interval_ms: Type.Integer({ minimum: 1, default: 10_000, description: 'how often every alarm is evaluated' }),
-    max_points_per_window: Type.Integer({ minimum: 1, default: 10_000, description: 'per alarm; drop-oldest when full' }),
-    max_alarms: Type.Integer({ minimum: 1, default: 100_000, description: 'match_by can fan out; alarms past this are not created' }),
+    interval_ms: Type.Integer({ minimum: 1, default: 1_000, description: 'how often closed windows are looked for and decided (the tick)' }),
+    delay_ms: Type.Integer({ minimum: 0, default: 10_000, description: 'how long a closed slot waits for late measurements before it is decided' }),
+    definitions_poll_ms: Type.Integer({ minimum: 1, default: 2_000, description: 'how often the store is asked whether definitions changed' }),
+    catch_up_timeout_ms: Type.Integer({ minimum: 0, default: 30_000, description: 'a newly assigned partition is decided once the consumer caught up with it, or after this' }),
+    max_alarms: Type.Integer({ minimum: 1, default: 1_000_000, description: 'match_by can fan out; alarms past this are not created' }),
     max_metrics_per_alarm: Type.Integer({ minimum: 1, default: 100, description: 'metric definitions listed on an alarm' }),
+    max_pending_transitions: Type.Integer({ minimum: 1, default: 10_000, description: 'recorded transitions waiting for the bus; drop-oldest when full' }),
   },
   'alarm evaluation',
 );
@@ -76,8 +83,9 @@ export const EvaluationSettingsSchema = section(
 export const AlertingRulesSchema = Type.Object(
   {
     alarm_definitions: Type.Array(AlarmDefinitionSchema, { default: [] }),
-    webhook: WebhookSettingsSchema,
+    store: AlarmStoreSettingsSchema,
     evaluation: EvaluationSettingsSchema,
+    notification: NotificationSectionSchema,
   },
   { additionalProperties: false },
 );
@@ -88,40 +96,36 @@ export const AlertingSectionSchema = section(
     group_id: Type.String({ minLength: 1, default: 'kansoku-alerting' }),
     telemetry: telemetrySection(8072),
     alarm_definitions: Type.Array(AlarmDefinitionSchema, { default: [] }),
-    webhook: WebhookSettingsSchema,
+    store: AlarmStoreSettingsSchema,
     evaluation: EvaluationSettingsSchema,
+    notification: NotificationSectionSchema,
   },
   'the alert engine',
 );
 export type AlertingSection = Static<typeof AlertingSectionSchema>;
 
 export type AlarmDefinitionConfig = Static<typeof AlarmDefinitionSchema>;
-export type WebhookSettings = Static<typeof WebhookSettingsSchema>;
+export type AlarmStoreSettings = Static<typeof AlarmStoreSettingsSchema>;
 export type EvaluationSettings = Static<typeof EvaluationSettingsSchema>;
 export type AlertingRulesConfig = Static<typeof AlertingRulesSchema>;
 
-/** A definition as the evaluator uses it: validated, operator normalised, with its id. */
-export interface AlarmDefinition {
+/** A definition from the file, validated, as the store will hold it. */
+export interface ConfigAlarmDefinition {
   readonly id: string;
   readonly name: string;
   readonly description: string;
   readonly tenant_id: string;
-  readonly metric: string;
-  readonly dimensions: Readonly<Record<string, string>>;
-  readonly function: AlarmFunction;
-  readonly period_seconds: number;
-  readonly operator: Operator;
-  readonly threshold: number;
+  readonly expression: string;
   readonly severity: Severity;
   readonly match_by: readonly string[];
-  readonly undetermined_after_periods: number;
   readonly webhooks: readonly string[];
 }
 
 export interface AlertingRules {
-  readonly definitions: readonly AlarmDefinition[];
-  readonly webhook: Readonly<WebhookSettings>;
+  readonly definitions: readonly ConfigAlarmDefinition[];
+  readonly store: Readonly<AlarmStoreSettings>;
   readonly evaluation: Readonly<EvaluationSettings>;
+  readonly notification: Readonly<NotificationSection>;
 }
 
 /** The schema's defaults alone, for callers that were given no evaluation settings. */
@@ -138,7 +142,7 @@ export function loadAlertingRules(raw: unknown): Checked<AlertingRules> {
   const withDefaults = Value.Default(AlertingRulesSchema, structuredClone(raw)) as AlertingRulesConfig;
   const errors = describeErrors(withDefaults);
   if (errors.length > 0) return fail(errors.join('; '));
-  const definitions: AlarmDefinition[] = [];
+  const definitions: ConfigAlarmDefinition[] = [];
   const seen = new Set<string>();
   for (const [index, config] of withDefaults.alarm_definitions.entries()) {
     const checked = checkDefinition(config);
@@ -148,7 +152,7 @@ export function loadAlertingRules(raw: unknown): Checked<AlertingRules> {
     seen.add(key);
     definitions.push(checked.value);
   }
-  return ok(deepFreeze({ definitions, webhook: withDefaults.webhook, evaluation: withDefaults.evaluation }));
+  return ok(deepFreeze({ definitions, store: withDefaults.store, evaluation: withDefaults.evaluation, notification: withDefaults.notification }));
 }
 
 /** The first error at each of the first few keys, each named by its path; a choice lists its options. */
@@ -165,19 +169,46 @@ function describeErrors(value: unknown): string[] {
   return [...byPath.values()];
 }
 
-function checkDefinition(config: AlarmDefinitionConfig): Checked<AlarmDefinition> {
-  const name = checkMetricName(config.metric);
-  if (!name.ok) return fail(`metric: ${name.error}`);
-  const dimensions = checkDimensions(config.dimensions);
-  if (!dimensions.ok) return fail(`dimensions: ${dimensions.error}`);
+function checkDefinition(config: AlarmDefinitionConfig): Checked<ConfigAlarmDefinition> {
   for (const url of config.webhooks) {
     if (!URL.canParse(url)) return fail(`webhooks: ${JSON.stringify(url)} is not a URL`);
   }
+  const expression = expressionOf(config);
+  if (!expression.ok) return expression;
+  // The grammar's rules, not the API's: the single-threshold form allowed periods that are not multiples of 60.
+  const parsed = parseAlarmExpression(expression.value, { rules: 'grammar' });
+  if (!parsed.ok) return fail(`expression: ${parsed.error}`);
   return ok({
-    ...config,
     id: stableId('alarm-definition', config.tenant_id, config.name),
-    metric: name.value,
-    dimensions: dimensions.value,
-    operator: NORMALISED_OPERATOR[config.operator],
+    name: config.name,
+    description: config.description,
+    tenant_id: config.tenant_id,
+    expression: expression.value,
+    severity: config.severity,
+    match_by: config.match_by,
+    webhooks: config.webhooks,
   });
+}
+
+/** The expression as written, or the single-threshold form spelled as one. */
+function expressionOf(config: AlarmDefinitionConfig): Checked<string> {
+  const { expression, metric, operator, threshold } = config;
+  if (expression !== undefined) {
+    if (metric !== undefined || operator !== undefined || threshold !== undefined) return fail('give either expression or metric/operator/threshold, not both');
+    return ok(expression);
+  }
+  if (metric === undefined || operator === undefined || threshold === undefined) return fail('needs an expression, or metric, operator and threshold');
+  const name = checkMetricName(metric);
+  if (!name.ok) return fail(`metric: ${name.error}`);
+  const dimensions = checkDimensions(config.dimensions);
+  if (!dimensions.ok) return fail(`dimensions: ${dimensions.error}`);
+  const symbol = { GT: '>', GTE: '>=', LT: '<', LTE: '<=' }[NORMALISED_OPERATOR[operator]];
+  const spell = (quote: (text: string) => string) =>
+    `${config.function}(${formatMetric(quote(name.value), Object.fromEntries(Object.entries(dimensions.value).map(([k, v]) => [k, quote(v)])))}, ${config.period_seconds}) ${symbol} ${formatThreshold(threshold)}`;
+  // Plain where the grammar reads the names back unchanged; quoted where it would not (spaces, braces, keywords).
+  const plain = spell((text) => text);
+  const parsed = parseAlarmExpression(plain, { rules: 'grammar' });
+  const sub = parsed.ok && parsed.value.kind === 'sub' ? parsed.value.sub : undefined;
+  const readsBack = sub !== undefined && sub.metricName === name.value && JSON.stringify(Object.entries(sub.dimensions).sort()) === JSON.stringify(Object.entries(dimensions.value).sort());
+  return ok(readsBack ? plain : spell((text) => `"${text}"`));
 }

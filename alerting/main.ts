@@ -1,59 +1,106 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Counters } from '../core/counters.js';
 import type { Bus } from '../core/pipeline.js';
-import { AlertEngine } from './alertEngine.js';
-import { defaultEvaluationSettings, type AlarmDefinition, type EvaluationSettings, type WebhookSettings } from './config.js';
-import { WebhookNotifier } from './webhookNotifier.js';
+import type { AlertingRules } from './config.js';
+import { AlarmEngine } from './engine/alarmEngine.js';
+import type { NotificationSection } from './notify/config.js';
+import { EmailSender } from './notify/emailSender.js';
+import { Notifier } from './notify/notifier.js';
+import { PagerdutySender } from './notify/pagerdutySender.js';
+import { SafeHttpClient } from './notify/safeHttp.js';
+import type { Sender } from './notify/sender.js';
+import { SlackSender } from './notify/slackSender.js';
+import { WebhookSender } from './notify/webhookSender.js';
+import { seedConfigDefinitions } from './seedConfigDefinitions.js';
+import type { AlarmStore } from './store/alarmStore.js';
 
 /**
- * The alert stage wired from concrete parts: the bus's consumer and producer, the
- * evaluator inside the engine, the webhook notifier. The CLI validates the rules
- * (`loadAlertingRules`) and calls this; nothing here parses arguments or reads files.
+ * The alert stage wired from concrete parts: the file's definitions seeded into the store,
+ * the engine on the bus, and the notifier on the store's outbox. The CLI validates the
+ * rules and opens the store (the API shares it in all-in-one); nothing here parses
+ * arguments or reads files.
  */
 export interface AlertingDeps {
   readonly bus: Bus;
   readonly groupId: string;
-  readonly definitions: readonly AlarmDefinition[];
-  readonly webhook: Readonly<WebhookSettings>;
-  /** The schema's defaults when absent. */
-  readonly evaluation?: Readonly<EvaluationSettings>;
+  readonly rules: AlertingRules;
+  readonly store: AlarmStore;
   readonly counters: Counters;
   readonly logger: Logger;
   readonly now: () => number;
 }
 
 export interface RunningAlerting {
-  /** Runs once: stop reading metrics and evaluating, publish what waits, drain notifications, close the producer. */
+  readonly engine: AlarmEngine;
+  /** Runs once: stop the engine (reading, evaluating, publishing), then the notifier, then the producer. */
   stop(): Promise<void>;
+}
+
+/** The senders of every notification type; the next issue registers its action types beside them. */
+export function notificationSenders(settings: Readonly<NotificationSection>): Map<string, Sender> {
+  const http = new SafeHttpClient({
+    timeoutMs: settings.http.timeout_ms,
+    maxRequestBytes: settings.http.max_request_bytes,
+    maxResponseBytes: settings.http.max_response_bytes,
+    allowPrivateAddresses: settings.http.allow_private_addresses,
+  });
+  return new Map<string, Sender>([
+    ['WEBHOOK', new WebhookSender(http)],
+    ['SLACK', new SlackSender(http)],
+    ['PAGERDUTY', new PagerdutySender(http, settings.pagerduty_url)],
+    ['EMAIL', new EmailSender(settings.email)],
+  ]);
 }
 
 export async function startAlerting(deps: AlertingDeps): Promise<RunningAlerting> {
   const logger = deps.logger.child({ component: 'alerting' });
-  const evaluation = deps.evaluation ?? defaultEvaluationSettings();
+  const { rules, store } = deps;
+  const seeded = await seedConfigDefinitions(store, rules.definitions, deps.now());
+  if (seeded.created + seeded.updated > 0) logger.info(seeded, 'alarm definitions from the configuration file stored');
   const producer = deps.bus.producer();
-  const notifier = new WebhookNotifier({ settings: deps.webhook, counters: deps.counters, logger });
-  const engine = new AlertEngine({
+  const evaluation = rules.evaluation;
+  const engine = new AlarmEngine({
     consumer: deps.bus.consumer(deps.groupId),
     producer,
-    definitions: deps.definitions,
-    notifier,
+    store,
     counters: deps.counters,
     now: deps.now,
-    evaluationIntervalMs: evaluation.interval_ms,
-    limits: evaluation,
+    logger,
+    options: {
+      tickMs: evaluation.interval_ms,
+      delayMs: evaluation.delay_ms,
+      definitionsPollMs: evaluation.definitions_poll_ms,
+      catchUpTimeoutMs: evaluation.catch_up_timeout_ms,
+      maxAlarms: evaluation.max_alarms,
+      maxMetricsPerAlarm: evaluation.max_metrics_per_alarm,
+      maxPendingTransitions: evaluation.max_pending_transitions,
+    },
+  });
+  const notifier = new Notifier({
+    store,
+    senders: notificationSenders(rules.notification),
+    settings: rules.notification,
+    counters: deps.counters,
+    owner: `${hostname()}/${process.pid}`,
+    now: deps.now,
     logger,
   });
   try {
     await engine.start();
   } catch (error) {
-    await notifier.drain();
     await producer.close();
     throw error;
   }
+  notifier.start();
   let stopped: Promise<void> | undefined;
   return {
+    engine,
     stop: () => {
-      stopped ??= engine.stop().finally(() => producer.close());
+      stopped ??= engine
+        .stop()
+        .then(() => notifier.stop())
+        .finally(() => producer.close());
       return stopped;
     },
   };

@@ -1,8 +1,7 @@
 import { TOPICS } from '../core/envelope.js';
 import { fail, ok, type Checked } from '../core/outcome.js';
-import type { BusMessage } from '../core/pipeline.js';
 import type { MetricDefinition } from '../core/query.js';
-import { isAlarmState, type AlarmState, type AlarmTransition } from './alarmState.js';
+import { isAlarmState, type AlarmState } from './alarmState.js';
 
 /**
  * Transitions on the bus in Monasca's own `alarm-transitioned` event (monasca-common's
@@ -43,47 +42,6 @@ export interface AlarmTransitionedEvent {
     /** Milliseconds since the epoch, as monasca-thresh writes it. */
     readonly timestamp: number;
   };
-}
-
-export function transitionEvent(transition: AlarmTransition): AlarmTransitionedEvent {
-  const d = transition.alarmDefinition;
-  return {
-    'alarm-transitioned': {
-      tenantId: transition.tenantId,
-      alarmId: transition.alarmId,
-      alarmDefinitionId: d.id,
-      metrics: transition.metrics,
-      alarmName: d.name,
-      alarmDescription: d.description,
-      oldState: transition.oldState,
-      newState: transition.newState,
-      actionsEnabled: true,
-      stateChangeReason: transition.reason,
-      severity: d.severity,
-      link: null,
-      lifecycleState: null,
-      subAlarms: [
-        {
-          subAlarmExpression: {
-            function: d.function.toUpperCase(),
-            metricDefinition: { name: d.metric, dimensions: d.dimensions },
-            operator: d.operator,
-            threshold: d.threshold,
-            period: d.period_seconds,
-            periods: 1,
-          },
-          subAlarmState: transition.newState,
-          currentValues: transition.value === null ? [] : [transition.value],
-        },
-      ],
-      timestamp: transition.timestampMs,
-    },
-  };
-}
-
-/** Keyed by tenant, as every record on the bus, so that one tenant's transitions stay in order. */
-export function transitionMessage(transition: AlarmTransition): BusMessage {
-  return { key: transition.tenantId, value: JSON.stringify(transitionEvent(transition)) };
 }
 
 /** Reads an event back, untrusted: checks what a reader relies on (ids, states, timestamp). */

@@ -8,6 +8,8 @@ import { requireClean, shutdownInOrder } from '../core/shutdown.js';
 import { TOPICS, type Topic } from '../core/envelope.js';
 import type { PublishSettings } from '../agent/main.js';
 import type { AlertingDeps } from '../alerting/main.js';
+import type { AlertingRules } from '../alerting/config.js';
+import type { AlarmStore } from '../alerting/store/alarmStore.js';
 import { buildBus, type ConfiguredBus } from '../bus/main.js';
 import type { Config } from './configSchema.js';
 import { ConfigError, loadConfig } from './loadConfig.js';
@@ -231,19 +233,24 @@ async function main(argv: string[]): Promise<void> {
 
   const { startAlerting } = await import('../alerting/main.js');
   const { loadAlertingRules } = await import('../alerting/config.js');
-  const alertingDeps = (bus: Bus): AlertingDeps => {
-    const { group_id: groupId, telemetry: _telemetry, ...rules } = config.alerting;
+  const { openAlarmStore } = await import('../alerting/store/openAlarmStore.js');
+  const alertingRules = (): AlertingRules => {
+    const { group_id: _groupId, telemetry: _telemetry, ...rules } = config.alerting;
     const loaded = loadAlertingRules(rules);
     if (!loaded.ok) fail(`invalid configuration: alerting: ${loaded.error}`);
-    return { bus, groupId, definitions: loaded.value.definitions, webhook: loaded.value.webhook, evaluation: loaded.value.evaluation, counters, logger, now };
+    return loaded.value;
   };
+  const alertingDeps = (bus: Bus, rules: AlertingRules, store: AlarmStore): AlertingDeps => ({ bus, groupId: config.alerting.group_id, rules, store, counters, logger, now });
+  const closeAfter = (store: AlarmStore, stop: (deadlineMs: number) => Promise<void>) => (deadlineMs: number) => stop(deadlineMs).finally(() => store.close());
 
   if (cmd === 'alerting') {
     if (config.bus.kind === 'memory') fail('alerting alone cannot use the in-process bus (nothing in this process writes it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
     const bus = await requireTopics(buildBus(config.bus, logger, counters), [TOPICS.metrics, TOPICS.alarmTransitions]);
+    const rules = alertingRules();
+    const store = await openAlarmStore(rules.store);
     const telemetry = await telemetryOf(config.alerting.telemetry, counters, logger);
-    const alerting = await startAlerting(alertingDeps(bus));
-    waitForSignal(logger, config, [telemetry, { name: 'alerting', stop: () => alerting.stop() }]);
+    const alerting = await startAlerting(alertingDeps(bus, rules, store));
+    waitForSignal(logger, config, [telemetry, { name: 'alerting', stop: closeAfter(store, () => alerting.stop()) }]);
     return;
   }
 
@@ -258,8 +265,12 @@ async function main(argv: string[]): Promise<void> {
   const configured = buildBus(config.bus, logger, counters);
   const agentSteps = await startAgentSteps(config.agent, config.tenants, { region: config.region, counters, logger, now });
   const { bus } = configured;
-  const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator: effectiveAuth, now });
-  const alerting = await startAlerting(alertingDeps(bus));
+  const rules = alertingRules();
+  // One store for the engine and the API: what the engine records, the API shows at once.
+  const alarmStore = await openAlarmStore(rules.store);
+  const alarms = { store: alarmStore, notificationPeriodsSeconds: rules.notification.periods_seconds };
+  const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator: effectiveAuth, now, alarms });
+  const alerting = await startAlerting(alertingDeps(bus, rules, alarmStore));
   const agent = startAgent({
     sources: buildSources(config.agent, { nodeTenant: config.tenants.node_tenant, counters, now }),
     steps: agentSteps.metrics,
@@ -291,7 +302,7 @@ async function main(argv: string[]): Promise<void> {
   );
   waitForSignal(logger, config, [
     { name: 'alerting', stop: () => alerting.stop() },
-    { name: 'server', stop: async (deadlineMs) => requireClean(await server.stop(deadlineMs)) },
+    { name: 'server', stop: closeAfter(alarmStore, async (deadlineMs) => requireClean(await server.stop(deadlineMs))) },
     { name: 'agent', stop: () => agent.stop() },
     ...(logs ? [{ name: 'container logs', stop: () => logs.stop() }] : []),
     { name: 'kubernetes informers', stop: () => agentSteps.stop() },

@@ -46,6 +46,8 @@ export interface ConsumedBatch {
   readonly topic: string;
   readonly partition: number;
   readonly messages: readonly ConsumedMessage[];
+  /** Messages on the partition after this batch when it was fetched, where the bus knows it. */
+  readonly lag?: number;
 }
 
 export interface ConsumedMessage {
@@ -61,8 +63,11 @@ export interface ConsumedMessage {
  */
 export type BatchVerdict = { readonly kind: 'commit' } | { readonly kind: 'retry'; readonly delayMs: number };
 
+/** Told, on every group join, which partitions of each topic this member now owns. */
+export type AssignmentListener = (assignment: ReadonlyMap<string, readonly number[]>) => void;
+
 export interface BusConsumer {
-  run(topics: readonly Topic[], handle: (batch: ConsumedBatch) => Promise<BatchVerdict>): Promise<void>;
+  run(topics: readonly Topic[], handle: (batch: ConsumedBatch) => Promise<BatchVerdict>, onAssignment?: AssignmentListener): Promise<void>;
   /** Unhealthy while the client has given up (a crash it does not restart from) or is restarting after one. */
   health(): Health;
   stop(): Promise<void>;

@@ -9,6 +9,7 @@ import { shutdownInOrder, type StepOutcome } from '../core/shutdown.js';
 import type { WireFormat } from '../bus/wire.js';
 import type { ServerSection } from './config.js';
 import type { Authenticator } from './api/auth.js';
+import type { AlarmStore } from '../alerting/store/alarmStore.js';
 import { buildApiServer, listen } from './api/server.js';
 import { CoalescingSink } from './ingest/coalescingSink.js';
 import { ingestHandler } from './ingest/ingestHandler.js';
@@ -40,6 +41,8 @@ export interface ServerDeps {
   readonly logger: Logger;
   readonly authenticator: Authenticator;
   readonly now: () => number;
+  /** The alert engine's store, for the alarm-definition, alarm and notification-method routes; they answer 501 without it. */
+  readonly alarms?: { readonly store: AlarmStore; readonly notificationPeriodsSeconds: readonly number[] };
 }
 
 export interface RunningServer {
@@ -181,6 +184,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         maxQueryLimit: config.api.max_query_limit,
         now: deps.now,
         health,
+        ...(deps.alarms ? { alarmStore: deps.alarms.store, notificationPeriodsSeconds: deps.alarms.notificationPeriodsSeconds } : {}),
       },
       options,
       deps.logger,

@@ -198,12 +198,15 @@ export class AlarmEvaluator {
     return fed;
   }
 
-  /** Decides every alarm at `nowMs`; returns the transitions, which the alarms already reflect. */
-  evaluate(nowMs: number): EvaluatedTransition[] {
+  /**
+   * Decides every alarm at `nowMs` (only those of partitions `live` says yes to); returns
+   * the transitions, which the alarms already reflect.
+   */
+  evaluate(nowMs: number, live: (partition: number) => boolean = ALWAYS): EvaluatedTransition[] {
     const transitions: EvaluatedTransition[] = [];
     const { delayMs } = this.options;
     for (const alarm of this.alarms.values()) {
-      if (!alarm.complete) continue;
+      if (!alarm.complete || !live(alarm.partition)) continue;
       let moved = false;
       // A slid window need not be stored: deciding the same view again after a restart gives the same state.
       for (const sub of alarm.subAlarms) if (sub.evaluate(nowMs, delayMs)) moved = true;
@@ -337,6 +340,7 @@ export class AlarmEvaluator {
   }
 }
 
+const ALWAYS = (): boolean => true;
 const EMPTY: Record<string, string> = Object.freeze({});
 
 const alarmIds = new Map<string, string>();

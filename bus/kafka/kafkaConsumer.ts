@@ -7,7 +7,7 @@
 import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import { sleep } from '../../core/backoff.js';
 import type { Topic } from '../../core/envelope.js';
-import type { BatchVerdict, BusConsumer, ConsumedBatch, Health } from '../../core/pipeline.js';
+import type { AssignmentListener, BatchVerdict, BusConsumer, ConsumedBatch, Health } from '../../core/pipeline.js';
 
 export interface KafkaConsumerOptions {
   readonly kafka: Kafka;
@@ -84,8 +84,13 @@ export class KafkaConsumer implements BusConsumer {
    * in place (kafkajs keeps fetching in the background until stop()). Rejects
    * when no broker can be reached, so that a misconfigured server fails at start-up.
    */
-  async run(topics: readonly Topic[], handle: BatchHandler): Promise<void> {
+  async run(topics: readonly Topic[], handle: BatchHandler, onAssignment?: AssignmentListener): Promise<void> {
     if (this.stopping) throw new Error('KafkaConsumer.run called after stop()');
+    if (onAssignment) {
+      this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+        onAssignment(new Map(Object.entries(payload.memberAssignment)));
+      });
+    }
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...topics], fromBeginning: this.fromBeginning });
     await this.consumer.run({
@@ -115,9 +120,11 @@ export class KafkaConsumer implements BusConsumer {
     const { batch } = payload;
     const first = batch.messages[0];
     if (!first) return;
+    const lag = Number(batch.offsetLag());
     const consumed: ConsumedBatch = {
       topic: batch.topic,
       partition: batch.partition,
+      ...(Number.isFinite(lag) ? { lag } : {}),
       messages: batch.messages.map((m) => {
         const message = { offset: m.offset, key: m.key ? m.key.toString('utf8') : null, value: m.value ?? EMPTY_VALUE };
         const headers = m.headers ? stringHeaders(m.headers) : undefined;

@@ -157,10 +157,12 @@ export class MemoryBus implements Bus {
           const slice = log.readFrom(log.committed.get(groupId) ?? log.firstOffset, this.options.maxBatch);
           if (slice.length === 0) continue;
           worked = true;
+          const lastOffset = slice[slice.length - 1]?.offset ?? 0;
           const verdict = await Promise.resolve().then(() => handle({
             topic,
             partition: 0,
             messages: slice.map((m) => ({ offset: String(m.offset), key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })),
+            lag: Math.max(0, log.nextOffset - lastOffset - 1),
           })).catch((error: unknown): BatchVerdict => {
             this.options.onHandlerError?.(error);
             return { kind: 'retry', delayMs: 1000 };
@@ -177,7 +179,9 @@ export class MemoryBus implements Bus {
       }
     };
     return {
-      run: (topics, handle) => {
+      run: (topics, handle, onAssignment) => {
+        // One member, one partition per topic: everything is this consumer's from the start.
+        onAssignment?.(new Map(topics.map((topic) => [topic, [0]])));
         running = loop(topics, handle);
         return Promise.resolve();
       },
