@@ -18,7 +18,9 @@ export interface CompiledDefinition {
 }
 
 export function compileDefinition(record: AlarmDefinitionRecord): Checked<CompiledDefinition> {
-  const parsed = parseAlarmExpression(record.expression);
+  // The grammar's rules: the API refuses periods that are not multiples of 60 on the way in, but the
+  // file's single-threshold form allowed any period, and windows work for any period.
+  const parsed = parseAlarmExpression(record.expression, { rules: 'grammar' });
   if (!parsed.ok) return fail(`definition ${record.id}: ${parsed.error}`);
   const subs: SubExpression[] = [];
   const tree = number(parsed.value, subs);
