@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import { notificationDefaults, NotificationSectionSchema } from './config.js';
+import { notificationDefaults, NotificationSectionSchema, validateNotificationPeriod } from './config.js';
 
 describe('notification config', () => {
   it('has every default in the schema', () => {
@@ -25,5 +25,17 @@ describe('notification config', () => {
   ])('rejects %s by its path', (_name, raw, path) => {
     const paths = [...Value.Errors(NotificationSectionSchema, notificationDefaults(raw))].map((e) => e.path);
     expect(paths).toContain(path);
+  });
+
+  it.each([
+    [0, true],
+    [60, true],
+    [30, false],
+    [-60, false],
+    [60.5, false],
+  ])('period %s against the default periods: allowed %s', (period, allowed) => {
+    const result = validateNotificationPeriod(period, notificationDefaults().periods_seconds);
+    expect(result.ok).toBe(allowed);
+    if (!result.ok) expect(result.error).toBe(`period ${period} is not allowed; allowed periods in seconds: 0, 60`);
   });
 });

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { section } from '../../core/config.js';
+import { fail, ok, type Checked } from '../../core/outcome.js';
 
 /**
  * The `notification` section: how the notifier polls the outbox, retries, and reaches
@@ -86,4 +87,10 @@ export type RetrySettings = Static<typeof RetrySettingsSchema>;
 /** The schema's defaults with `overrides` applied, for tests and callers given no section. */
 export function notificationDefaults(overrides: Record<string, unknown> = {}): NotificationSection {
   return Value.Default(NotificationSectionSchema, structuredClone(overrides)) as NotificationSection;
+}
+
+/** For the API on create and update: a method's period must be one of periods_seconds. */
+export function validateNotificationPeriod(periodSeconds: number, allowedSeconds: readonly number[]): Checked<number> {
+  if (Number.isInteger(periodSeconds) && allowedSeconds.includes(periodSeconds)) return ok(periodSeconds);
+  return fail(`period ${periodSeconds} is not allowed; allowed periods in seconds: ${allowedSeconds.join(', ')}`);
 }

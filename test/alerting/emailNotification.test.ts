@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notificationDefaults } from '../../alerting/notify/config.js';
 import { EmailSender } from '../../alerting/notify/emailSender.js';
 import { methodFor, notificationFor } from '../../alerting/notify/notification.testkit.js';
+import { NOTIFIER_COUNTERS, Notifier } from '../../alerting/notify/notifier.js';
+import { openSqliteAlarmStore } from '../../alerting/store/sqliteAlarmStore.js';
+import { Counters } from '../../core/counters.js';
 import { startSmtpServer, type SmtpTestServer } from '../support/smtpServer.js';
 
 // The email sender against a real SMTP server (aiosmtpd): what arrives is what a mail client would show.
@@ -62,6 +65,38 @@ describe('EMAIL notifications through aiosmtpd', () => {
     expect(message?.subject).toBe('OK LOW "disk ünïcødé"');
     expect(message?.body).toContain('On multiple hosts: The alarm threshold(s) have not been exceeded');
     expect(message?.body).toContain('Alarm "disk ünïcødé" transitioned from the ALARM to the OK state');
+  });
+
+  it('a Notifier sends an EMAIL method\'s delivery from the outbox and completes it', async () => {
+    const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
+    const store = await openSqliteAlarmStore(':memory:');
+    try {
+      const method = await store.createNotificationMethod({ tenantId: 'acme', name: 'on-call', type: 'EMAIL', address: 'oncall@example.net', periodSeconds: 0, secret: null }, T0);
+      const definition = await store.createDefinition(
+        { tenantId: 'acme', name: 'api latency', description: 'p99 over 2 s', expression: 'avg(http.latency_p99) > 2', matchBy: [], severity: 'CRITICAL', alarmActions: [method.id], okActions: [], undeterminedActions: [], actionsEnabled: true },
+        T0,
+      );
+      const metrics = [{ name: 'http.latency_p99', dimensions: { hostname: 'api-7' } }];
+      await store.checkpoint({
+        offsets: new Map(),
+        alarms: [{ id: 'alarm-9', tenantId: 'acme', definitionId: definition.id, matchBy: {}, metrics, state: 'ALARM', lifecycleState: null, link: null, partition: 0, subAlarms: [], stateUpdatedAtMs: T0, createdAtMs: T0, updatedAtMs: T0 }],
+        transitions: [{ id: 'tr-9', tenantId: 'acme', alarmId: 'alarm-9', definitionId: definition.id, oldState: 'OK', newState: 'ALARM', reason: 'latency above 2 s', reasonData: '{}', subAlarms: [], metrics, timestampMs: T0 }],
+        deliveries: [{ id: 'del-9', tenantId: 'acme', transitionId: 'tr-9', alarmId: 'alarm-9', methodId: method.id, kind: 'transition', dueAtMs: T0, attempts: 0, lastError: null }],
+      });
+      const counters = new Counters();
+      const before = (await smtp.messages()).length;
+      const notifier = new Notifier({ store, senders: new Map([['EMAIL', sender]]), settings: notificationDefaults(), counters, owner: 'email-test', now: () => T0 + 1 });
+      expect(await notifier.pollOnce()).toBe(1);
+      await notifier.stop();
+      expect(counters.get(NOTIFIER_COUNTERS.sent, { type: 'EMAIL' })).toBe(1);
+      const message = (await smtp.waitForMessages(before + 1))[before];
+      expect(message?.to).toBe('oncall@example.net');
+      expect(message?.subject).toBe('ALARM CRITICAL "api latency" for Host: api-7');
+      expect(message?.body).toContain('On host "api-7": latency above 2 s');
+      expect(await store.claimDeliveries(T0 + 10 ** 9, 1, 'inspector', 10)).toEqual([]);
+    } finally {
+      await store.close();
+    }
   });
 
   it('says loudly when aiosmtpd is not installed', async () => {

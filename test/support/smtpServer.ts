@@ -67,9 +67,10 @@ export async function startSmtpServer(options: { readonly binary?: string } = {}
     } catch {
       return [];
     }
-    // Maildir names start with the delivery time in seconds and a sequence, which sorts them oldest first within a run.
-    const files = await Promise.all(names.sort().map(async (name) => parseEmail(await readFile(join(newDir, name), 'utf8'))));
-    return files;
+    // Python's Maildir names carry a per-process counter (`Q<n>`): one server process, so it orders them as they arrived.
+    const sequence = (name: string): number => Number(/Q(\d+)/.exec(name)?.[1] ?? 0);
+    const ordered = names.sort((a, b) => sequence(a) - sequence(b));
+    return Promise.all(ordered.map(async (name) => parseEmail(await readFile(join(newDir, name), 'utf8'))));
   };
 
   return {
