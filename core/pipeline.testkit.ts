@@ -1,6 +1,6 @@
 import type { Topic } from './envelope.js';
 import type { DeliveryOutcome } from './outcome.js';
-import type { BusMessage, BusProducer, Health, Sink } from './pipeline.js';
+import type { AssignmentListener, BatchVerdict, BusConsumer, BusMessage, BusProducer, ConsumedBatch, Health, Sink } from './pipeline.js';
 
 /** A sink that keeps what it was given; answers from a script of outcomes, then `delivered`. */
 export class RecordingSink<T> implements Sink<T> {
@@ -78,6 +78,41 @@ export class RecordingProducer implements BusProducer {
 
   close(): Promise<void> {
     this.closeCalls++;
+    return Promise.resolve();
+  }
+}
+
+/**
+ * A consumer the test drives: it hands exactly the batches and assignments the test gives
+ * to whatever `run` registered, and returns the handler's verdict. For the cases a real
+ * bus makes hard to stage on cue: a batch read twice, a rebalance, a lagging partition.
+ */
+export class ScriptedConsumer implements BusConsumer {
+  private handle: ((batch: ConsumedBatch) => Promise<BatchVerdict>) | undefined;
+  private onAssignment: AssignmentListener | undefined;
+  stopped = false;
+
+  run(_topics: readonly Topic[], handle: (batch: ConsumedBatch) => Promise<BatchVerdict>, onAssignment?: AssignmentListener): Promise<void> {
+    this.handle = handle;
+    this.onAssignment = onAssignment;
+    return Promise.resolve();
+  }
+
+  assign(topic: string, partitions: readonly number[]): void {
+    this.onAssignment?.(new Map([[topic, partitions]]));
+  }
+
+  deliver(batch: ConsumedBatch): Promise<BatchVerdict> {
+    if (!this.handle) throw new Error('ScriptedConsumer.deliver before run');
+    return this.handle(batch);
+  }
+
+  health(): Health {
+    return { healthy: true };
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
     return Promise.resolve();
   }
 }

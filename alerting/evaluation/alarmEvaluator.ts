@@ -61,6 +61,8 @@ export interface LiveAlarm {
   changed: boolean;
   /** Monasca creates an alarm only once every sub-expression has seen a metric; until then it fills its windows quietly. */
   complete: boolean;
+  /** Its state was set from outside (the API, another replica): the next evaluation checks it against the data. */
+  recheck: boolean;
 }
 
 /** A transition with what the notifier and the transitions topic need besides the record. */
@@ -165,6 +167,7 @@ export class AlarmEvaluator {
         updatedAtMs: record.updatedAtMs,
         changed: false,
         complete: true,
+        recheck: false,
       });
     }
   }
@@ -210,7 +213,8 @@ export class AlarmEvaluator {
       let moved = false;
       // A slid window need not be stored: deciding the same view again after a restart gives the same state.
       for (const sub of alarm.subAlarms) if (sub.evaluate(nowMs, delayMs)) moved = true;
-      if (!moved) continue;
+      if (!moved && !alarm.recheck) continue;
+      alarm.recheck = false;
       alarm.changed = true;
       const state = combineStates(
         alarm.definition.tree,
@@ -233,12 +237,17 @@ export class AlarmEvaluator {
     return records;
   }
 
-  /** Applies a state set outside the engine (the API) so the next decision starts from it. */
-  applyState(alarmId: string, state: AlarmState, nowMs: number): void {
+  /**
+   * Takes a state set outside the engine (the API, or a replica that got there first).
+   * The next evaluation compares it with what the sub-alarms say, so the data wins again
+   * at once if it disagrees, as in monasca-thresh after an alarm update.
+   */
+  applyState(alarmId: string, state: AlarmState, stateUpdatedAtMs: number): void {
     const alarm = this.alarms.get(alarmId);
     if (!alarm) return;
     alarm.state = state;
-    alarm.stateUpdatedAtMs = nowMs;
+    alarm.stateUpdatedAtMs = stateUpdatedAtMs;
+    alarm.recheck = true;
   }
 
   get(alarmId: string): LiveAlarm | undefined {
@@ -310,6 +319,7 @@ export class AlarmEvaluator {
       updatedAtMs: nowMs,
       changed: true,
       complete: false,
+      recheck: false,
     };
     this.alarms.set(id, alarm);
     return alarm;

@@ -1,0 +1,276 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { metricCodec } from '../../core/codec.js';
+import { Counters } from '../../core/counters.js';
+import { TOPICS, metricEnvelope } from '../../core/envelope.js';
+import { RecordingProducer, ScriptedConsumer } from '../../core/pipeline.testkit.js';
+import type { ConsumedBatch } from '../../core/pipeline.js';
+import { decodeTransitionEvent } from '../transitionEvent.js';
+import type { AlarmStore, NewAlarmDefinition } from '../store/alarmStore.js';
+import { openSqliteAlarmStore } from '../store/sqliteAlarmStore.js';
+import { AlarmEngine, ENGINE_COUNTERS } from './alarmEngine.js';
+
+/**
+ * The engine against the real SQLite store, with a scripted consumer so that a batch read
+ * twice, a restart between store and commit, a rebalance or a lagging partition can be
+ * staged exactly. The clock is the test's: evaluations run when the test says.
+ */
+
+const T0 = 1_698_278_400_000; // a whole minute
+const TENANT = 'acme';
+let clockMs = T0;
+const stores: AlarmStore[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+function definition(name: string, expression: string, extra: Partial<NewAlarmDefinition> = {}): NewAlarmDefinition {
+  return { tenantId: TENANT, name, description: '', expression, matchBy: ['hostname'], severity: 'HIGH', alarmActions: [], okActions: [], undeterminedActions: [], actionsEnabled: true, ...extra };
+}
+
+async function newStore(): Promise<AlarmStore> {
+  const store = await openSqliteAlarmStore(':memory:');
+  stores.push(store);
+  return store;
+}
+
+function engine(store: AlarmStore, counters = new Counters()) {
+  const consumer = new ScriptedConsumer();
+  const producer = new RecordingProducer();
+  const alarmEngine = new AlarmEngine({
+    consumer,
+    producer,
+    store,
+    counters,
+    now: () => clockMs,
+    logger: pino({ level: 'silent' }),
+    // Timers far away: the test evaluates by hand.
+    options: { tickMs: 1e9, delayMs: 0, definitionsPollMs: 1e9, catchUpTimeoutMs: 600_000, maxAlarms: 1000, maxMetricsPerAlarm: 10, maxPendingTransitions: 100 },
+  });
+  return { alarmEngine, consumer, producer, counters };
+}
+
+let offset = 0;
+function batch(partition: number, points: readonly { name: string; host: string; value: number; atMs?: number; tenant?: string }[], options: { offsets?: number[]; lag?: number } = {}): ConsumedBatch {
+  return {
+    topic: TOPICS.metrics,
+    partition,
+    lag: options.lag ?? 0,
+    messages: points.map((p, i) => ({
+      offset: String(options.offsets?.[i] ?? offset++),
+      key: null,
+      value: Buffer.from(metricCodec.encode(metricEnvelope({ name: p.name, dimensions: { hostname: p.host }, timestamp: p.atMs ?? clockMs, value: p.value, value_meta: null }, { tenantId: p.tenant ?? TENANT, region: 'r' }, clockMs))),
+    })),
+  };
+}
+
+function published(producer: RecordingProducer): string[] {
+  return producer.attempts.flatMap((a) => a.messages).map((m) => {
+    const decoded = decodeTransitionEvent(m.value);
+    if (!decoded.ok) throw new Error(decoded.error);
+    return `${decoded.value['alarm-transitioned'].oldState}>${decoded.value['alarm-transitioned'].newState}`;
+  });
+}
+
+describe('AlarmEngine', () => {
+  it('records a transition with its notifications, publishes it, and shows it in history', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    const method = await store.createNotificationMethod({ tenantId: TENANT, name: 'ops', type: 'WEBHOOK', address: 'http://example.test/hook', periodSeconds: 0, secret: 's' }, clockMs);
+    await store.createDefinition(definition('cpu', 'avg(cpu) > 80', { alarmActions: [method.id] }), clockMs);
+    const { alarmEngine, consumer, producer } = engine(store);
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [0]);
+    expect(await consumer.deliver(batch(0, [{ name: 'cpu', host: 'h1', value: 90 }]))).toEqual({ kind: 'commit' });
+    clockMs = T0 + 60_000;
+    const transitions = await alarmEngine.evaluateNow();
+    expect(transitions.map((t) => t.record.newState)).toEqual(['ALARM']);
+    expect(published(producer)).toEqual(['UNDETERMINED>ALARM']);
+    const history = await store.listHistory({ tenantId: TENANT, offset: 0, limit: 10 });
+    expect(history).toHaveLength(1);
+    expect(history[0]?.reason).toContain('Thresholds were exceeded for the sub-alarms: avg(cpu) > 80.0 with the values: [90]');
+    const deliveries = await store.claimDeliveries(clockMs, 1000, 'test', 10);
+    expect(deliveries.map((d) => ({ methodId: d.methodId, transitionId: d.transitionId }))).toEqual([{ methodId: method.id, transitionId: history[0]?.id }]);
+    await alarmEngine.stop();
+  });
+
+  it('counts a batch read again after a restart once: the store kept the windows with the offset', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('busy', 'count(req) > 2'), clockMs);
+    const first = engine(store);
+    await first.alarmEngine.start();
+    first.consumer.assign(TOPICS.metrics, [0]);
+    const two = [
+      { name: 'req', host: 'h1', value: 1 },
+      { name: 'req', host: 'h1', value: 1 },
+    ];
+    await first.consumer.deliver(batch(0, two, { offsets: [100, 101] }));
+    // Killed after the store transaction, before Kafka's commit: the next owner reads 100 and 101 again.
+    const counters = new Counters();
+    const second = engine(store, counters);
+    await second.alarmEngine.start();
+    second.consumer.assign(TOPICS.metrics, [0]);
+    await second.consumer.deliver(batch(0, [...two, { name: 'req', host: 'h1', value: 1 }], { offsets: [100, 101, 102] }));
+    expect(counters.total(ENGINE_COUNTERS.redelivered)).toBe(2);
+    expect(counters.total(ENGINE_COUNTERS.measurements)).toBe(1);
+    clockMs = T0 + 60_000;
+    const [transition] = await second.alarmEngine.evaluateNow();
+    // 3 measurements, not 5: count > 2 breaches with the value 3.
+    expect(transition?.record.subAlarms[0]?.currentValues).toEqual([3]);
+    expect(transition?.record.newState).toBe('ALARM');
+    await Promise.all([first.alarmEngine.stop(), second.alarmEngine.stop()]);
+  });
+
+  it('restores an alarm in ALARM without a false transition, and moves it on from there', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('cpu', 'avg(cpu) > 80'), clockMs);
+    const first = engine(store);
+    await first.alarmEngine.start();
+    first.consumer.assign(TOPICS.metrics, [0]);
+    await first.consumer.deliver(batch(0, [{ name: 'cpu', host: 'h1', value: 95 }]));
+    clockMs = T0 + 60_000;
+    expect((await first.alarmEngine.evaluateNow()).map((t) => t.record.newState)).toEqual(['ALARM']);
+    await first.consumer.deliver(batch(0, [{ name: 'cpu', host: 'h1', value: 95 }]));
+
+    const second = engine(store);
+    await second.alarmEngine.start();
+    second.consumer.assign(TOPICS.metrics, [0]);
+    await second.consumer.deliver(batch(0, [{ name: 'cpu', host: 'h1', value: 10, atMs: T0 + 61_000 }]));
+    clockMs = T0 + 120_000;
+    // The minute [60 s, 120 s) had 95 (before the restart, restored from the store) and 10 (after): avg 52.5.
+    const transitions = await second.alarmEngine.evaluateNow();
+    expect(transitions.map((t) => `${t.record.oldState}>${t.record.newState}`)).toEqual(['ALARM>OK']);
+    expect(transitions[0]?.record.subAlarms[0]?.currentValues).toEqual([52.5]);
+    expect(published(second.producer)).toEqual(['ALARM>OK']);
+    await Promise.all([first.alarmEngine.stop(), second.alarmEngine.stop()]);
+  });
+
+  it('skips a transition whose old state the store no longer has, then follows the data from the stored state', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('cpu', 'avg(cpu) > 80'), clockMs);
+    const counters = new Counters();
+    const { alarmEngine, consumer } = engine(store, counters);
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [0]);
+    await consumer.deliver(batch(0, [{ name: 'cpu', host: 'h1', value: 95 }]));
+    const [alarm] = await store.listAlarms({ tenantId: TENANT, offset: 0, limit: 10 });
+    if (!alarm) throw new Error('no alarm stored');
+    // Someone else (the API, another replica) moved it to OK meanwhile.
+    await store.patchAlarm(TENANT, alarm.id, { state: 'OK' }, clockMs, {
+      id: 'api-1', tenantId: TENANT, alarmId: alarm.id, definitionId: alarm.definitionId, oldState: 'UNDETERMINED', newState: 'OK', reason: 'set through the API', reasonData: '{}', subAlarms: [], metrics: [], timestampMs: clockMs,
+    });
+    clockMs = T0 + 60_000;
+    expect(await alarmEngine.evaluateNow()).toEqual([]);
+    expect(counters.total(ENGINE_COUNTERS.transitionsSkipped)).toBe(1);
+    // The data says ALARM and the store says OK: the next evaluation makes that transition, from OK.
+    const [next] = await alarmEngine.evaluateNow();
+    expect(`${next?.record.oldState}>${next?.record.newState}`).toBe('OK>ALARM');
+    const history = await store.listHistory({ tenantId: TENANT, offset: 0, limit: 10 });
+    expect(history.map((h) => `${h.oldState}>${h.newState}`)).toEqual(['UNDETERMINED>OK', 'OK>ALARM']);
+    await alarmEngine.stop();
+  });
+
+  it('picks up created, changed and deleted definitions when the revision moves', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    const { alarmEngine, consumer } = engine(store);
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [0]);
+    const created = await store.createDefinition(definition('mem', 'max(mem) > 50'), clockMs);
+    await alarmEngine.refreshDefinitions();
+    await consumer.deliver(batch(0, [{ name: 'mem', host: 'h1', value: 60 }]));
+    expect((await alarmEngine.evaluateNow()).map((t) => t.record.newState)).toEqual(['ALARM']); // max > is decided early
+
+    // A higher threshold: the same window, decided again.
+    await store.updateDefinition(TENANT, created.id, definition('mem', 'max(mem) > 70'), clockMs + 1);
+    await alarmEngine.refreshDefinitions();
+    clockMs = T0 + 60_000;
+    expect((await alarmEngine.evaluateNow()).map((t) => `${t.record.oldState}>${t.record.newState}`)).toEqual(['ALARM>OK']);
+
+    await store.deleteDefinition(TENANT, created.id);
+    await alarmEngine.refreshDefinitions();
+    expect(alarmEngine.evaluator.alarmCount).toBe(0);
+    await consumer.deliver(batch(0, [{ name: 'mem', host: 'h1', value: 99 }]));
+    expect(alarmEngine.evaluator.alarmCount).toBe(0);
+    await alarmEngine.stop();
+  });
+
+  it('decides a newly assigned partition only once the consumer has caught up with it', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('cpu', 'avg(cpu) > 80'), clockMs);
+    const { alarmEngine, consumer } = engine(store);
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [3]);
+    await consumer.deliver(batch(3, [{ name: 'cpu', host: 'h1', value: 95 }], { lag: 5000 }));
+    clockMs = T0 + 60_000;
+    expect(await alarmEngine.evaluateNow()).toEqual([]); // a backlog is still ahead
+    await consumer.deliver(batch(3, [{ name: 'cpu', host: 'h1', value: 95, atMs: T0 + 1000 }], { lag: 0 }));
+    expect((await alarmEngine.evaluateNow()).map((t) => t.record.newState)).toEqual(['ALARM']);
+    await alarmEngine.stop();
+  });
+
+  it('gives up a revoked partition: its batches are refused and its alarms forgotten', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('cpu', 'avg(cpu) > 80'), clockMs);
+    const { alarmEngine, consumer } = engine(store);
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [0, 1]);
+    await consumer.deliver(batch(0, [{ name: 'cpu', host: 'h0', value: 95 }]));
+    await consumer.deliver(batch(1, [{ name: 'cpu', host: 'h1', value: 95 }]));
+    expect(alarmEngine.evaluator.alarmCount).toBe(2);
+    consumer.assign(TOPICS.metrics, [0]);
+    await alarmEngine.evaluateNow(); // after the assignment is applied
+    expect(alarmEngine.evaluator.alarmCount).toBe(1);
+    expect(await consumer.deliver(batch(1, [{ name: 'cpu', host: 'h1', value: 95 }]))).toMatchObject({ kind: 'retry' });
+    clockMs = T0 + 60_000;
+    const transitions = await alarmEngine.evaluateNow();
+    expect(transitions.map((t) => t.alarm.matchBy)).toEqual([{ hostname: 'h0' }]);
+    await alarmEngine.stop();
+  });
+
+  it('reads a batch again when the store fails, and counts it once when it succeeds', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('busy', 'count(req) > 1'), clockMs);
+    const counters = new Counters();
+    let failures = 1;
+    const flaky: AlarmStore = Object.create(store) as AlarmStore;
+    flaky.checkpoint = (checkpoint) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : store.checkpoint(checkpoint));
+    const { alarmEngine, consumer } = engine(flaky, counters);
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [0]);
+    const two = batch(0, [
+      { name: 'req', host: 'h1', value: 1 },
+      { name: 'req', host: 'h1', value: 1 },
+    ]);
+    expect(await consumer.deliver(two)).toMatchObject({ kind: 'retry' });
+    expect(counters.total(ENGINE_COUNTERS.checkpointErrors)).toBe(1);
+    expect(await consumer.deliver(two)).toEqual({ kind: 'commit' });
+    clockMs = T0 + 60_000;
+    const [transition] = await alarmEngine.evaluateNow();
+    expect(transition?.record.subAlarms[0]?.currentValues).toEqual([2]);
+    await alarmEngine.stop();
+  });
+
+  it("keeps tenants apart: another tenant's metric of the same name feeds nothing", async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('cpu', 'avg(cpu) > 80'), clockMs);
+    const { alarmEngine, consumer } = engine(store);
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [0]);
+    await consumer.deliver(batch(0, [{ name: 'cpu', host: 'h1', value: 99, tenant: 'globex' }]));
+    await consumer.deliver(batch(0, [{ name: 'cpu', host: 'h1', value: 10 }]));
+    clockMs = T0 + 60_000;
+    const [transition] = await alarmEngine.evaluateNow();
+    expect(transition?.record).toMatchObject({ tenantId: TENANT, newState: 'OK' });
+    expect(transition?.record.subAlarms[0]?.currentValues).toEqual([10]);
+    expect(await store.listAlarms({ tenantId: 'globex', offset: 0, limit: 10 })).toEqual([]);
+    await alarmEngine.stop();
+  });
+});
