@@ -29,14 +29,20 @@ type SortKeys<T> = Readonly<Record<string, (item: T) => SortValue>>;
 const SEVERITY_RANK: Readonly<Record<Severity, number>> = Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>;
 const STATE_RANK: Readonly<Record<AlarmState, number>> = { OK: 0, UNDETERMINED: 1, ALARM: 2 };
 
+/**
+ * Strings in code-unit order, in memory rather than by ORDER BY: PostgreSQL sorts text by
+ * the database's collation, which SQLite does not share, and the two must page alike.
+ */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function compareValues(a: SortValue, b: SortValue): number {
   if (a === b) return 0;
   if (a === null) return -1;
   if (b === null) return 1;
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  const left = String(a);
-  const right = String(b);
-  return left < right ? -1 : left > right ? 1 : 0;
+  return compareIds(String(a), String(b));
 }
 
 /**

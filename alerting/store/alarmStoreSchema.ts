@@ -103,6 +103,9 @@ export const ALARM_STORE_SCHEMA: readonly string[] = [
   )`,
 ];
 
+/** The tables that hold records (the revision counter aside): what a test empties between cases. */
+export const ALARM_STORE_TABLES = ['alarm_definitions', 'alarms', 'alarm_history', 'notification_methods', 'deliveries', 'engine_offsets'] as const;
+
 /**
  * The store's SQL is written with `?` placeholders; PostgreSQL numbers them (`$1`, `$2`…).
  * A `?` inside a quoted literal is left alone.

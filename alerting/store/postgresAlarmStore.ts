@@ -47,10 +47,11 @@ class PostgresConnection implements SqlConnection {
     return this.pooled.run(sql, params);
   }
 
-  async transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T> {
+  /** READ COMMITTED for writes (their compare-and-set is in each UPDATE's WHERE); REPEATABLE READ for a snapshot. */
+  async transaction<T>(work: (tx: SqlSession) => Promise<T>, mode: 'write' | 'snapshot' = 'write'): Promise<T> {
     const client = await this.pool.connect();
     try {
-      return await inTransaction(this.sessionOf(client), work);
+      return await inTransaction(this.sessionOf(client), work, mode === 'write' ? 'BEGIN' : 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     } finally {
       client.release();
     }

@@ -19,7 +19,7 @@ import {
   type NotificationMethodRecord,
   type PartitionState,
 } from './alarmStore.js';
-import { anyMetricMatches, checkSortFields, countAlarmGroups, matchesAlarmQuery, page, selectAlarms, selectDefinitions, selectMethods, type SortSpec } from './alarmFilters.js';
+import { anyMetricMatches, checkSortFields, compareIds, countAlarmGroups, matchesAlarmQuery, page, selectAlarms, selectDefinitions, selectMethods, type SortSpec } from './alarmFilters.js';
 import {
   ALARM_COLUMNS,
   ALARM_VIEW_COLUMNS,
@@ -59,8 +59,11 @@ export interface SqlSession {
 }
 
 export interface SqlConnection extends SqlSession {
-  /** Runs `work` in one transaction on one session; commits if it resolves, rolls back if it rejects. */
-  transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in one transaction on one session; commits if it resolves, rolls back if it
+   * rejects. 'snapshot': reads only, all from one snapshot of the database.
+   */
+  transaction<T>(work: (tx: SqlSession) => Promise<T>, mode?: 'write' | 'snapshot'): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -173,6 +176,7 @@ const BUMP_REVISION = 'UPDATE definitions_revision SET revision = revision + 1 W
 
 export class SqlAlarmStore implements AlarmStore {
   private readonly claimSql: string;
+  private closing: Promise<void> | undefined;
 
   constructor(
     private readonly db: SqlConnection,
@@ -231,8 +235,8 @@ export class SqlAlarmStore implements AlarmStore {
   }
 
   async allDefinitions(): Promise<readonly AlarmDefinitionRecord[]> {
-    const rows = await this.db.all(`SELECT ${DEFINITION_COLUMNS} FROM alarm_definitions ORDER BY id`);
-    return rows.map(definitionFromRow);
+    const rows = await this.db.all(`SELECT ${DEFINITION_COLUMNS} FROM alarm_definitions`);
+    return rows.map(definitionFromRow).sort((a, b) => compareIds(a.id, b.id));
   }
 
   async definitionsRevision(): Promise<number> {
@@ -309,8 +313,11 @@ export class SqlAlarmStore implements AlarmStore {
       ['timestamp_ms >= ?', query.startMs],
       ['timestamp_ms <= ?', query.endMs],
     ]);
-    const rows = await this.db.all(`SELECT ${TRANSITION_COLUMNS} FROM alarm_history WHERE ${where.sql} ORDER BY timestamp_ms, id`, where.params);
-    const matching = rows.map(transitionFromRow).filter((t) => anyMetricMatches(t.metrics, query.dimensions));
+    const rows = await this.db.all(`SELECT ${TRANSITION_COLUMNS} FROM alarm_history WHERE ${where.sql}`, where.params);
+    const matching = rows
+      .map(transitionFromRow)
+      .filter((t) => anyMetricMatches(t.metrics, query.dimensions))
+      .sort((a, b) => a.timestampMs - b.timestampMs || compareIds(a.id, b.id));
     return page(matching, query.offset, query.limit);
   }
 
@@ -320,11 +327,14 @@ export class SqlAlarmStore implements AlarmStore {
 
   // The engine.
 
+  /** One snapshot: windows read with an offset from another checkpoint would replay or skip metrics. */
   async loadPartition(partition: number): Promise<PartitionState> {
-    const offsets = await this.db.all('SELECT next_offset FROM engine_offsets WHERE partition_id = ?', [partition]);
-    const alarms = await this.db.all(`SELECT ${ALARM_COLUMNS} FROM alarms WHERE partition_id = ? ORDER BY id`, [partition]);
-    const offset = offsets[0]?.next_offset;
-    return { offset: typeof offset === 'string' ? offset : null, alarms: alarms.map(alarmFromRow) };
+    return this.db.transaction(async (tx) => {
+      const offsets = await tx.all('SELECT next_offset FROM engine_offsets WHERE partition_id = ?', [partition]);
+      const alarms = await tx.all(`SELECT ${ALARM_COLUMNS} FROM alarms WHERE partition_id = ?`, [partition]);
+      const offset = offsets[0]?.next_offset;
+      return { offset: typeof offset === 'string' ? offset : null, alarms: alarms.map(alarmFromRow).sort((a, b) => compareIds(a.id, b.id)) };
+    }, 'snapshot');
   }
 
   /**
@@ -333,13 +343,17 @@ export class SqlAlarmStore implements AlarmStore {
    * overwriting it would undo the other writer's transition); then the deliveries of the
    * transitions that applied; then the offsets. An alarm not stored yet has no state to
    * contradict: its transitions apply when the checkpoint creates it.
+   *
+   * Rows are touched in alarm id order (a stable sort keeps one alarm's transitions in
+   * their order), so two writers whose checkpoints overlap wait for each other rather
+   * than deadlock.
    */
   async checkpoint(checkpoint: EngineCheckpoint): Promise<CheckpointResult> {
     return this.db.transaction(async (tx) => {
       const created = new Set(checkpoint.alarms.map((a) => a.id));
       const skipped = new Set<string>();
       const staleAlarms = new Set<string>();
-      for (const transition of checkpoint.transitions) {
+      for (const transition of [...checkpoint.transitions].sort((a, b) => compareIds(a.alarmId, b.alarmId))) {
         if (!(await this.applyTransition(tx, transition, created))) {
           skipped.add(transition.id);
           staleAlarms.add(transition.alarmId);
@@ -347,7 +361,7 @@ export class SqlAlarmStore implements AlarmStore {
         }
         await tx.run(INSERT_TRANSITION, transitionParams(transition));
       }
-      for (const alarm of checkpoint.alarms) {
+      for (const alarm of [...checkpoint.alarms].sort((a, b) => compareIds(a.id, b.id))) {
         if (!staleAlarms.has(alarm.id)) await tx.run(UPSERT_ALARM, alarmParams(alarm));
       }
       for (const delivery of checkpoint.deliveries) {
@@ -356,7 +370,7 @@ export class SqlAlarmStore implements AlarmStore {
       for (const [partition, offset] of checkpoint.offsets) {
         await tx.run('INSERT INTO engine_offsets (partition_id, next_offset) VALUES (?, ?) ON CONFLICT (partition_id) DO UPDATE SET next_offset = excluded.next_offset', [partition, offset]);
       }
-      return { skippedTransitions: [...skipped] };
+      return { skippedTransitions: checkpoint.transitions.filter((t) => skipped.has(t.id)).map((t) => t.id) };
     });
   }
 
@@ -440,7 +454,7 @@ export class SqlAlarmStore implements AlarmStore {
     if (limit <= 0) return [];
     const rows = await this.db.all(this.claimSql, [owner, nowMs + leaseMs, nowMs, nowMs, limit]);
     // RETURNING does not promise the subquery's order.
-    return rows.map(deliveryFromRow).sort((a, b) => a.dueAtMs - b.dueAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return rows.map(deliveryFromRow).sort((a, b) => a.dueAtMs - b.dueAtMs || compareIds(a.id, b.id));
   }
 
   async completeDelivery(id: string, next?: DeliveryRecord): Promise<void> {
@@ -458,7 +472,9 @@ export class SqlAlarmStore implements AlarmStore {
     await this.db.run('DELETE FROM deliveries WHERE id = ?', [id]);
   }
 
-  async close(): Promise<void> {
-    await this.db.close();
+  /** Once: a second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= this.db.close();
+    return this.closing;
   }
 }

@@ -53,9 +53,12 @@ class SqliteConnection implements SqlConnection {
     return this.inTurn(() => this.direct.run(sql, params));
   }
 
-  /** IMMEDIATE: take the write lock at BEGIN, so another process's writer makes this wait rather than fail mid-transaction. */
-  transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T> {
-    return this.inTurn(() => inTransaction(this.direct, work, 'BEGIN IMMEDIATE'));
+  /**
+   * A writer takes the write lock at BEGIN (IMMEDIATE), so another process's writer makes it
+   * wait rather than fail mid-transaction; a reader's deferred BEGIN is a WAL snapshot.
+   */
+  transaction<T>(work: (tx: SqlSession) => Promise<T>, mode: 'write' | 'snapshot' = 'write'): Promise<T> {
+    return this.inTurn(() => inTransaction(this.direct, work, mode === 'write' ? 'BEGIN IMMEDIATE' : 'BEGIN'));
   }
 
   close(): Promise<void> {

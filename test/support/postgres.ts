@@ -74,7 +74,11 @@ export async function startPostgres(): Promise<RunningPostgres> {
 
   let output = '';
   let child: ReturnType<typeof spawn> | undefined;
+  // A test run that ends without stop() must not leave a server behind: SIGQUIT is immediate shutdown.
+  const killOnExit = (): void => void child?.kill('SIGQUIT');
+  process.once('exit', killOnExit);
   const stop = async (): Promise<void> => {
+    process.off('exit', killOnExit);
     if (child !== undefined) {
       // SIGINT is PostgreSQL's fast shutdown: it does not wait for clients a test left open.
       child.kill('SIGINT');
