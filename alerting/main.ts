@@ -4,14 +4,8 @@ import type { Counters } from '../core/counters.js';
 import type { Bus } from '../core/pipeline.js';
 import type { AlertingRules } from './config.js';
 import { AlarmEngine } from './engine/alarmEngine.js';
-import type { NotificationSection } from './notify/config.js';
-import { EmailSender } from './notify/emailSender.js';
 import { Notifier } from './notify/notifier.js';
-import { PagerdutySender } from './notify/pagerdutySender.js';
-import { SafeHttpClient } from './notify/safeHttp.js';
-import type { Sender } from './notify/sender.js';
-import { SlackSender } from './notify/slackSender.js';
-import { WebhookSender } from './notify/webhookSender.js';
+import { createNotificationSenders } from './notify/senders.js';
 import { seedConfigDefinitions } from './seedConfigDefinitions.js';
 import type { AlarmStore } from './store/alarmStore.js';
 
@@ -35,22 +29,6 @@ export interface RunningAlerting {
   readonly engine: AlarmEngine;
   /** Runs once: stop the engine (reading, evaluating, publishing), then the notifier, then the producer. */
   stop(): Promise<void>;
-}
-
-/** The senders of every notification type; the next issue registers its action types beside them. */
-export function notificationSenders(settings: Readonly<NotificationSection>): Map<string, Sender> {
-  const http = new SafeHttpClient({
-    timeoutMs: settings.http.timeout_ms,
-    maxRequestBytes: settings.http.max_request_bytes,
-    maxResponseBytes: settings.http.max_response_bytes,
-    allowPrivateAddresses: settings.http.allow_private_addresses,
-  });
-  return new Map<string, Sender>([
-    ['WEBHOOK', new WebhookSender(http)],
-    ['SLACK', new SlackSender(http)],
-    ['PAGERDUTY', new PagerdutySender(http, settings.pagerduty_url)],
-    ['EMAIL', new EmailSender(settings.email)],
-  ]);
 }
 
 export async function startAlerting(deps: AlertingDeps): Promise<RunningAlerting> {
@@ -77,9 +55,10 @@ export async function startAlerting(deps: AlertingDeps): Promise<RunningAlerting
       maxPendingTransitions: evaluation.max_pending_transitions,
     },
   });
+  const senders = createNotificationSenders(rules.notification);
   const notifier = new Notifier({
     store,
-    senders: notificationSenders(rules.notification),
+    senders: senders.senders,
     settings: rules.notification,
     counters: deps.counters,
     owner: `${hostname()}/${process.pid}`,
@@ -90,6 +69,7 @@ export async function startAlerting(deps: AlertingDeps): Promise<RunningAlerting
     await engine.start();
   } catch (error) {
     await producer.close();
+    senders.close();
     throw error;
   }
   notifier.start();
@@ -100,7 +80,10 @@ export async function startAlerting(deps: AlertingDeps): Promise<RunningAlerting
       stopped ??= engine
         .stop()
         .then(() => notifier.stop())
-        .finally(() => producer.close());
+        .finally(() => {
+          senders.close();
+          return producer.close();
+        });
       return stopped;
     },
   };
