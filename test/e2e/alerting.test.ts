@@ -38,6 +38,10 @@ describe('kansoku alerting on Kafka', () => {
         'alerting:',
         '  evaluation:',
         '    interval_ms: 200',
+        '    delay_ms: 500',
+        `  store: { sqlite_path: "${join(dir, 'alarms.db')}" }`,
+        // The receiver is on 127.0.0.1: the SSRF guard lets internal addresses through only when told to.
+        '  notification: { poll_interval_ms: 100, http: { allow_private_addresses: true } }',
         '  alarm_definitions:',
         '    - name: high load',
         '      tenant_id: shop',
