@@ -213,6 +213,29 @@ describe('AlarmEngine', () => {
     await alarmEngine.stop();
   });
 
+  it('decides every view of a backlog in order, at the instant each closed: no transition is lost to a restart', async () => {
+    clockMs = T0 + 250_000;
+    const store = await newStore();
+    await store.createDefinition(definition('cpu', 'avg(cpu) > 80'), T0);
+    const { alarmEngine, consumer } = engine(store);
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [0]);
+    // Four minutes of a dead replica's partition, read in one go: high, low, high, low.
+    const backlog = [90, 10, 90, 10].map((value, minute) => ({ name: 'cpu', host: 'h1', value, atMs: T0 + minute * 60_000 }));
+    await consumer.deliver(batch(0, backlog, { lag: 100 }));
+    // Caught up, live: the views left are decided by the clock.
+    await consumer.deliver(batch(0, [], { lag: 0 }));
+    await alarmEngine.evaluateNow();
+    const history = await store.listHistory({ tenantId: TENANT, offset: 0, limit: 10 });
+    expect(history.map((h) => [h.newState, (h.timestampMs - T0) / 1000, h.subAlarms[0]?.currentValues])).toEqual([
+      ['ALARM', 60, [90]],
+      ['OK', 120, [10]],
+      ['ALARM', 180, [90]],
+      ['OK', 240, [10]],
+    ]);
+    await alarmEngine.stop();
+  });
+
   it('gives up a revoked partition: its batches are refused and its alarms forgotten', async () => {
     clockMs = T0;
     const store = await newStore();

@@ -204,21 +204,9 @@ export class AlarmEngine {
       if (redelivered > 0) this.deps.counters.add(ENGINE_COUNTERS.redelivered, {}, redelivered);
       if (batch.lag === 0 || nowMs - status.assignedAtMs >= this.deps.options.catchUpTimeoutMs) status.live = true;
       if (lastOffset === undefined) return { kind: 'commit' } as const;
-      try {
-        await this.deps.store.checkpoint({
-          offsets: new Map([[batch.partition, (BigInt(lastOffset) + 1n).toString()]]),
-          alarms: this.evaluator.takeChanged(),
-          transitions: [],
-          deliveries: [],
-        });
-      } catch (error) {
-        // The windows hold the batch but the store does not: forget this partition's state so the retry starts from the store.
-        this.deps.counters.add(ENGINE_COUNTERS.checkpointErrors);
-        this.deps.logger?.error({ err: error, partition: batch.partition }, 'alarm checkpoint failed; the batch will be read again');
-        this.forget(batch.partition);
-        return { kind: 'retry', delayMs: 1000 } as const;
-      }
-      return { kind: 'commit' } as const;
+      const recorded = await this.record(new Map([[batch.partition, (BigInt(lastOffset) + 1n).toString()]]), this.evaluator.takePending(), nowMs);
+      // The windows hold the batch but the store does not: the retry starts again from the store.
+      return recorded ? ({ kind: 'commit' } as const) : ({ kind: 'retry', delayMs: 1000 } as const);
     });
 
   private forget(partition: number): void {
@@ -235,20 +223,28 @@ export class AlarmEngine {
       }
     }
     const transitions = this.evaluator.evaluate(nowMs, (partition) => this.partitions.get(partition)?.live === true);
+    return (await this.record(new Map(), transitions, nowMs)) ?? [];
+  }
+
+  /**
+   * One store transaction for offsets, changed alarms, transitions and their
+   * notifications; then the transitions that applied go to the bus. Null when the store
+   * failed: the evaluator is ahead of the store, so the partitions are reloaded from it.
+   */
+  private async record(offsets: ReadonlyMap<number, string>, transitions: readonly EvaluatedTransition[], nowMs: number): Promise<EvaluatedTransition[] | null> {
     const alarms = this.evaluator.takeChanged();
-    if (transitions.length === 0 && alarms.length === 0) return [];
+    if (offsets.size === 0 && transitions.length === 0 && alarms.length === 0) return [];
     const deliveries = transitions.flatMap((t) => deliveriesFor(t, nowMs));
     let skipped: ReadonlySet<string>;
     try {
-      const result = await this.deps.store.checkpoint({ offsets: new Map(), alarms, transitions: transitions.map((t) => t.record), deliveries });
+      const result = await this.deps.store.checkpoint({ offsets, alarms, transitions: transitions.map((t) => t.record), deliveries });
       skipped = new Set(result.skippedTransitions);
     } catch (error) {
       this.deps.counters.add(ENGINE_COUNTERS.checkpointErrors);
-      this.deps.logger?.error({ err: error }, 'alarm evaluation could not be stored; reloading the partitions from the store');
-      // The evaluator moved ahead of the store: start again from what the store holds.
+      this.deps.logger?.error({ err: error }, 'alarm state could not be stored; reloading the partitions from the store');
       for (const p of [...this.partitions.keys()]) this.forget(p);
-      if (this.assigned) for (const p of this.assigned) await this.load(p);
-      return [];
+      if (this.assigned) for (const p of this.assigned) await this.load(p).catch(() => undefined);
+      return null;
     }
     const recorded: EvaluatedTransition[] = [];
     for (const transition of transitions) {
@@ -327,6 +323,7 @@ function deliveriesFor(transition: EvaluatedTransition, nowMs: number): Delivery
     kind: 'transition' as const,
     dueAtMs: nowMs,
     attempts: 0,
+    claims: 0,
     lastError: null,
   }));
 }

@@ -7,6 +7,7 @@ import type { AlarmState } from '../alarmState.js';
 import { stableId } from '../ids.js';
 import type { AlarmDefinitionRecord, AlarmRecord, AlarmTransitionRecord } from '../store/alarmStore.js';
 import { combineStates, compileDefinition, type CompiledDefinition } from './compiledDefinition.js';
+import { FUTURE_SLOTS } from './slidingWindow.js';
 import { SubAlarm } from './subAlarm.js';
 
 /**
@@ -77,6 +78,8 @@ export class AlarmEvaluator {
   private readonly targets = new Map<string, Map<string, Target[]>>();
   private definitions = new Map<string, CompiledDefinition>();
   private readonly alarms = new Map<string, LiveAlarm>();
+  /** Transitions decided while ingesting (catching up on a backlog), handed out by the next `evaluate`. */
+  private pending: EvaluatedTransition[] = [];
 
   constructor(
     private readonly options: EvaluatorOptions,
@@ -184,11 +187,18 @@ export class AlarmEvaluator {
     let fed = 0;
     for (const target of targets) {
       if (!hasDimensions(metric.dimensions, target.dimensions)) continue;
-      const alarm = this.alarmFor(target.definition, tenantId, metric.dimensions, partition, nowMs);
+      // A backlog's first measurement creates its alarm back then, so the window holds it and what follows.
+      const alarm = this.alarmFor(target.definition, tenantId, metric.dimensions, partition, Math.min(nowMs, metric.timestamp));
       if (alarm === undefined) continue;
       const sub = alarm.subAlarms[target.subIndex];
       if (sub === undefined) continue;
-      const result = sub.add(metric.timestamp, metric.value);
+      let result = sub.add(metric.timestamp, metric.value);
+      if (result === 'too_new') {
+        // Data past the window while the clock has not moved it: a backlog read after a restart
+        // or a rebalance. Decide the views it closes (never past `nowMs`), then take it.
+        this.catchUp(alarm, Math.min(nowMs, (Math.floor(metric.timestamp / sub.periodMs) - 1) * sub.periodMs + this.options.delayMs));
+        result = sub.add(metric.timestamp, metric.value);
+      }
       if (result === 'too_old') this.counters.add(EVALUATOR_COUNTERS.tooOld);
       else if (result === 'too_new') this.counters.add(EVALUATOR_COUNTERS.tooNew);
       else {
@@ -203,27 +213,55 @@ export class AlarmEvaluator {
 
   /**
    * Decides every alarm at `nowMs` (only those of partitions `live` says yes to); returns
-   * the transitions, which the alarms already reflect.
+   * the transitions, which the alarms already reflect, with those that measurements made
+   * while catching up (see `ingest`) first.
    */
   evaluate(nowMs: number, live: (partition: number) => boolean = ALWAYS): EvaluatedTransition[] {
-    const transitions: EvaluatedTransition[] = [];
-    const { delayMs } = this.options;
+    const transitions = this.pending;
+    this.pending = [];
     for (const alarm of this.alarms.values()) {
       if (!alarm.complete || !live(alarm.partition)) continue;
-      let moved = false;
-      // A slid window need not be stored: deciding the same view again after a restart gives the same state.
-      for (const sub of alarm.subAlarms) if (sub.evaluate(nowMs, delayMs)) moved = true;
-      if (!moved && !alarm.recheck) continue;
-      alarm.recheck = false;
-      alarm.changed = true;
-      const state = combineStates(
-        alarm.definition.tree,
-        alarm.subAlarms.map((s) => s.state),
-      );
-      if (state === alarm.state) continue;
-      transitions.push(this.transition(alarm, state, nowMs));
+      this.advance(alarm, nowMs, transitions);
+      let early = false;
+      for (const sub of alarm.subAlarms) if (sub.checkEarly()) early = true;
+      if (early || alarm.recheck) this.settle(alarm, nowMs, transitions);
     }
     return transitions;
+  }
+
+  /**
+   * Decides every view of `alarm` that closed by `nowMs`, oldest first, each at its own
+   * closing instant, so no transition in between is skipped.
+   */
+  private advance(alarm: LiveAlarm, nowMs: number, out: EvaluatedTransition[]): void {
+    const { delayMs } = this.options;
+    for (const sub of alarm.subAlarms) sub.skipTo(nowMs, delayMs, sub.sub.periods + FUTURE_SLOTS);
+    for (;;) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const sub of alarm.subAlarms) next = Math.min(next, sub.nextDecisionMs(delayMs));
+      if (next > nowMs) break;
+      let moved = false;
+      for (const sub of alarm.subAlarms) if (sub.nextDecisionMs(delayMs) === next && sub.decideNext(delayMs)) moved = true;
+      if (moved || alarm.recheck) this.settle(alarm, next, out);
+    }
+  }
+
+  /** The alarm's state from its sub-alarms at `atMs`; a transition if it changed. */
+  private settle(alarm: LiveAlarm, atMs: number, out: EvaluatedTransition[]): void {
+    alarm.recheck = false;
+    alarm.changed = true;
+    const state = combineStates(
+      alarm.definition.tree,
+      alarm.subAlarms.map((s) => s.state),
+    );
+    if (state !== alarm.state) out.push(this.transition(alarm, state, atMs));
+  }
+
+  /** Transitions decided while ingesting a backlog, to be recorded with that batch. */
+  takePending(): EvaluatedTransition[] {
+    const pending = this.pending;
+    this.pending = [];
+    return pending;
   }
 
   /** Alarms created or changed since the last call, as store records; clears the marks. */
@@ -278,6 +316,18 @@ export class AlarmEvaluator {
       timestampMs: nowMs,
     };
     return { record, alarm, definition: alarm.definition.record };
+  }
+
+  private catchUp(alarm: LiveAlarm, untilMs: number): void {
+    if (alarm.complete) {
+      this.advance(alarm, untilMs, this.pending);
+      return;
+    }
+    // Not an alarm yet (some sub-expression has no metric): nothing to decide, only to slide.
+    for (const sub of alarm.subAlarms) {
+      sub.skipTo(untilMs, this.options.delayMs, 0);
+      sub.window.slideTo(sub.decidedEndSlot - sub.sub.periods);
+    }
   }
 
   private alarmFor(definition: CompiledDefinition, tenantId: string, dimensions: Readonly<Record<string, string>>, partition: number, nowMs: number): LiveAlarm | undefined {

@@ -6,8 +6,8 @@ import { SlidingWindow } from './slidingWindow.js';
  * One sub-expression of one alarm: its window and its own state, decided as
  * monasca-thresh's SubAlarmStats decides it.
  *
- * A decision is made once per closed view: when `now − delay` passes the end of the view's
- * last slot. Then
+ * A decision is made once per closed view, in order: when `now − delay` passes the end of
+ * the view's last slot. Then
  * - any non-empty slot that does not breach makes it OK;
  * - every slot non-empty and breaching makes it ALARM;
  * - an empty view, with no data for period × times × 2, makes it UNDETERMINED, or OK for a
@@ -62,36 +62,51 @@ export class SubAlarm {
     return result;
   }
 
-  /**
-   * Decides at `nowMs`; returns whether the state changed. Slides the window so that
-   * its view ends at the last closed slot.
-   */
-  evaluate(nowMs: number, delayMs: number): boolean {
-    const endSlot = Math.floor((nowMs - delayMs) / this.periodMs);
-    const times = this.sub.periods;
-    if (endSlot > this.decidedEndSlot) {
-      this.decidedEndSlot = endSlot;
-      this.window.slideTo(endSlot - times);
-      const next = this.decide(this.window.values(this.sub.function, endSlot - times, times), nowMs);
-      if (next !== null && next !== this.state) {
-        this.state = next;
-        return true;
-      }
-      return false;
-    }
-    if (this.canAlarmEarly && this.state !== 'ALARM') {
-      // The view as it will be when the open slot closes: if it breaches now, more data cannot undo that.
-      const values = this.window.values(this.sub.function, endSlot - times + 1, times);
-      if (values.every((v) => !Number.isNaN(v) && compareToThreshold(this.sub.operator, v, this.sub.threshold))) {
-        this.currentValues = values;
-        this.state = 'ALARM';
-        return true;
-      }
-    }
-    return false;
+  /** When the next view closes: the end of the slot after the last decided one, plus the delay. */
+  nextDecisionMs(delayMs: number): number {
+    return (this.decidedEndSlot + 1) * this.periodMs + delayMs;
   }
 
-  private decide(values: number[], nowMs: number): AlarmState | null {
+  /**
+   * Decides the next view (the one `nextDecisionMs` closes), at that instant; returns whether
+   * the state changed. Views are decided one by one, in order, so a replica catching up on
+   * a backlog makes every transition the data calls for rather than only the last.
+   */
+  decideNext(delayMs: number): boolean {
+    const endSlot = this.decidedEndSlot + 1;
+    const times = this.sub.periods;
+    this.decidedEndSlot = endSlot;
+    this.window.slideTo(endSlot - times);
+    const next = this.decide(this.window.values(this.sub.function, endSlot - times, times), endSlot * this.periodMs + delayMs);
+    if (next === null || next === this.state) return false;
+    this.state = next;
+    return true;
+  }
+
+  /**
+   * Skips undecided views so that at most `keep` remain before `nowMs`: views older than
+   * the window hold no data, and deciding each of a long outage's views costs time for nothing.
+   */
+  skipTo(nowMs: number, delayMs: number, keep: number): void {
+    const latest = Math.floor((nowMs - delayMs) / this.periodMs);
+    if (latest - this.decidedEndSlot > keep) this.decidedEndSlot = latest - keep;
+  }
+
+  /**
+   * `min` with `<`, `max`/`count` with `>`: whether the view that ends with the open slot
+   * already breaches; more data cannot undo that, so the sub-alarm goes to ALARM now.
+   */
+  checkEarly(): boolean {
+    if (!this.canAlarmEarly || this.state === 'ALARM') return false;
+    const times = this.sub.periods;
+    const values = this.window.values(this.sub.function, this.decidedEndSlot - times + 1, times);
+    if (!values.every((v) => !Number.isNaN(v) && compareToThreshold(this.sub.operator, v, this.sub.threshold))) return false;
+    this.currentValues = values;
+    this.state = 'ALARM';
+    return true;
+  }
+
+  private decide(values: number[], atMs: number): AlarmState | null {
     const { operator, threshold } = this.sub;
     let empty = 0;
     let breaching = 0;
@@ -108,7 +123,7 @@ export class SubAlarm {
     if (present.length > breaching) return 'OK';
     if (empty === 0) return 'ALARM';
     if (present.length > 0) return null;
-    const quietMs = nowMs - this.lastDataMs;
+    const quietMs = atMs - this.lastDataMs;
     if (quietMs < this.periodMs * this.sub.periods * UNDETERMINED_COEFFICIENT) return null;
     this.currentValues = [];
     return this.sub.deterministic ? 'OK' : 'UNDETERMINED';
