@@ -222,15 +222,6 @@ async function main(argv: string[]): Promise<void> {
     }
   })();
 
-  if (cmd === 'server') {
-    if (config.server.api.enabled && config.auth.tokens === '') fail('the tenant API needs tokens: set KANSOKU_AUTH_TOKENS=TOKEN:TENANT_ID:ROLE[+ROLE...] (or auth.tokens)');
-    const configured = buildBus(config.bus, logger, counters);
-    const bus = await requireTopics(configured, [TOPICS.metrics, TOPICS.deadLetter, ...(config.server.logs.enabled ? [TOPICS.logs] : [])]);
-    const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator, now });
-    waitForSignal(logger, config, [{ name: 'server', stop: async (deadlineMs) => requireClean(await server.stop(deadlineMs)) }]);
-    return;
-  }
-
   const { startAlerting } = await import('../alerting/main.js');
   const { loadAlertingRules } = await import('../alerting/config.js');
   const { openAlarmStore } = await import('../alerting/store/openAlarmStore.js');
@@ -242,6 +233,19 @@ async function main(argv: string[]): Promise<void> {
   };
   const alertingDeps = (bus: Bus, rules: AlertingRules, store: AlarmStore): AlertingDeps => ({ bus, groupId: config.alerting.group_id, rules, store, counters, logger, now });
   const closeAfter = (store: AlarmStore, stop: (deadlineMs: number) => Promise<void>) => (deadlineMs: number) => stop(deadlineMs).finally(() => store.close());
+
+  if (cmd === 'server') {
+    if (config.server.api.enabled && config.auth.tokens === '') fail('the tenant API needs tokens: set KANSOKU_AUTH_TOKENS=TOKEN:TENANT_ID:ROLE[+ROLE...] (or auth.tokens)');
+    const configured = buildBus(config.bus, logger, counters);
+    const bus = await requireTopics(configured, [TOPICS.metrics, TOPICS.deadLetter, ...(config.server.logs.enabled ? [TOPICS.logs] : [])]);
+    // The alarm routes read and write the engine's store: the same SQLite file on one machine, or PostgreSQL.
+    const rules = alertingRules();
+    const alarmStore = await openAlarmStore(rules.store);
+    const alarms = { store: alarmStore, notificationPeriodsSeconds: rules.notification.periods_seconds };
+    const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator, now, alarms });
+    waitForSignal(logger, config, [{ name: 'server', stop: closeAfter(alarmStore, async (deadlineMs) => requireClean(await server.stop(deadlineMs))) }]);
+    return;
+  }
 
   if (cmd === 'alerting') {
     if (config.bus.kind === 'memory') fail('alerting alone cannot use the in-process bus (nothing in this process writes it): set bus.kind=kafka (KANSOKU_BUS__KIND=kafka), or run all-in-one');
