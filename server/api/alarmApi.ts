@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest, FastifySchemaValidationError } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { SEVERITIES, type AlarmStore, type Severity } from '../../alerting/store/alarmStore.js';
 import type { ApiDeps } from './apiDeps.js';
 import { may, type Principal } from './auth.js';
-import { ApiError, forbidden, unauthorized, unprocessable } from './errors.js';
+import { ApiError, forbidden, notFound, unauthorized, unprocessable } from './errors.js';
 import { parseLimit } from './params.js';
 import { selfUrl } from './request.js';
 
@@ -22,6 +22,10 @@ export type SortBy = readonly (readonly [string, 'asc' | 'desc'])[];
 /** The link schema of every answer (TypeBox), for response schemas. */
 export const LinkSchema = Type.Object({ rel: Type.String(), href: Type.String() });
 export const LinksSchema = Type.Array(LinkSchema);
+
+/** `/:id` of a definition, alarm or notification method. */
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) });
+export type IdParams = Static<typeof IdParams>;
 
 /** The store behind the alarm routes, or 501 when the server was built without one (as logs without a log store). */
 export function requireAlarmStore(deps: ApiDeps): AlarmStore {
@@ -127,4 +131,35 @@ export function parseSeverities(text: string | undefined): readonly Severity[] |
 
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** A tenant's record, or the 404 that a missing id and another tenant's id alike get. */
+export function orNotFound<T>(found: T | null, what: string, id: string): T {
+  if (found === null) throw notFound(`No ${what} has the id ${JSON.stringify(id.slice(0, 64))}.`);
+  return found;
+}
+
+/** `DELETE {url}/:id`: 204, or 404 when this tenant has no such id. */
+export function deleteRoute(app: FastifyInstance, deps: ApiDeps, url: string, what: string, remove: (store: AlarmStore, tenantId: string, id: string) => Promise<boolean>): void {
+  app.delete<{ Params: IdParams }>(`${url}/:id`, { schema: { params: IdParams } }, async (request, reply) => {
+    const { tenantId } = alarmPrincipal(request, 'change');
+    if (!(await remove(requireAlarmStore(deps), tenantId, request.params.id))) orNotFound(null, what, request.params.id);
+    return reply.code(204).send();
+  });
+}
+
+/**
+ * `PUT {url}/:id` (every field required) and `PATCH {url}/:id` (any of them): one handler,
+ * only the body schema differs.
+ */
+export function replaceAndPatchRoutes<B>(
+  app: FastifyInstance,
+  url: string,
+  bodies: { readonly put: TSchema; readonly patch: TSchema },
+  response: TSchema,
+  handler: (request: FastifyRequest<{ Params: IdParams; Body: B }>) => Promise<unknown>,
+): void {
+  for (const [method, body] of [['PUT', bodies.put], ['PATCH', bodies.patch]] as const) {
+    app.route<{ Params: IdParams; Body: B }>({ method, url: `${url}/:id`, schema: { params: IdParams, body, response: { 200: response } }, handler });
+  }
 }

@@ -7,7 +7,11 @@ import { checkDimensions, checkMetricName } from '../../core/validation.js';
 import {
   alarmPrincipal,
   apiBase,
+  deleteRoute,
+  IdParams,
+  orNotFound,
   pageOf,
+  replaceAndPatchRoutes,
   parsePage,
   parseSeverities,
   parseSeverity,
@@ -17,7 +21,7 @@ import {
 } from './alarmApi.js';
 import { DefinitionSchema, definitionElement, listSchema } from './alarmShapes.js';
 import type { ApiDeps } from './apiDeps.js';
-import { ApiError, notFound, unprocessable } from './errors.js';
+import { ApiError, unprocessable } from './errors.js';
 import { parseDimensionFilter } from './params.js';
 
 /** Monasca's sort_by fields for definitions (the store sorts by the same names). */
@@ -28,7 +32,6 @@ const MAX_MATCH_BY = 32;
 
 const Str = Type.Optional(Type.String({ maxLength: 4096 }));
 const ListQuery = Type.Object({ name: Type.Optional(Type.String({ maxLength: 255 })), dimensions: Str, severity: Str, sort_by: Str, offset: Str, limit: Str });
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) });
 
 // Field by field as the spec states them: name and description string(255), action ids string(50).
 const Fields = {
@@ -198,13 +201,9 @@ export function alarmDefinitionsRoutes(deps: ApiDeps) {
       },
     );
 
-    const existingOr404 = async (store: AlarmStore, tenantId: string, id: string): Promise<AlarmDefinitionRecord> => {
-      const found = await store.getDefinition(tenantId, id);
-      if (found === null) throw notFound(`No alarm definition has the id ${JSON.stringify(id.slice(0, 64))}.`);
-      return found;
-    };
+    const existingOr404 = async (store: AlarmStore, tenantId: string, id: string): Promise<AlarmDefinitionRecord> => orNotFound(await store.getDefinition(tenantId, id), 'alarm definition', id);
 
-    app.get<{ Params: Static<typeof IdParams> }>(
+    app.get<{ Params: IdParams }>(
       '/alarm-definitions/:id',
       { schema: { params: IdParams, response: { 200: DefinitionSchema } } },
       async (request) => {
@@ -214,30 +213,16 @@ export function alarmDefinitionsRoutes(deps: ApiDeps) {
       },
     );
 
-    const change = (bodySchema: typeof ReplaceBody | typeof PatchBody) =>
-      app.route<{ Params: Static<typeof IdParams>; Body: Body }>({
-        method: bodySchema === ReplaceBody ? 'PUT' : 'PATCH',
-        url: '/alarm-definitions/:id',
-        schema: { params: IdParams, body: bodySchema, response: { 200: DefinitionSchema } },
-        handler: async (request) => {
-          const { tenantId } = alarmPrincipal(request, 'change');
-          const store = requireAlarmStore(deps);
-          const existing = await existingOr404(store, tenantId, request.params.id);
-          const next = await checked(store, tenantId, request.body, existing);
-          const updated = await store.updateDefinition(tenantId, existing.id, next, deps.now());
-          // Deleted between the read and the write.
-          if (updated === null) throw notFound(`No alarm definition has the id ${JSON.stringify(existing.id)}.`);
-          return definitionElement(apiBase(request), updated);
-        },
-      });
-    change(ReplaceBody);
-    change(PatchBody);
-
-    app.delete<{ Params: Static<typeof IdParams> }>('/alarm-definitions/:id', { schema: { params: IdParams } }, async (request, reply) => {
+    replaceAndPatchRoutes<Body>(app, '/alarm-definitions', { put: ReplaceBody, patch: PatchBody }, DefinitionSchema, async (request) => {
       const { tenantId } = alarmPrincipal(request, 'change');
-      const deleted = await requireAlarmStore(deps).deleteDefinition(tenantId, request.params.id);
-      if (!deleted) throw notFound(`No alarm definition has the id ${JSON.stringify(request.params.id.slice(0, 64))}.`);
-      return reply.code(204).send();
+      const store = requireAlarmStore(deps);
+      const existing = await existingOr404(store, tenantId, request.params.id);
+      const next = await checked(store, tenantId, request.body, existing);
+      const updated = await store.updateDefinition(tenantId, existing.id, next, deps.now());
+      // null: deleted between the read and the write.
+      return definitionElement(apiBase(request), orNotFound(updated, 'alarm definition', existing.id));
     });
+
+    deleteRoute(app, deps, '/alarm-definitions', 'alarm definition', (store, tenantId, id) => store.deleteDefinition(tenantId, id));
   };
 }

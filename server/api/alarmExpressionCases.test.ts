@@ -12,16 +12,8 @@ import { subExpressions } from '../../alerting/expression/alarmExpression.js';
 import { parseAlarmExpression } from '../../alerting/expression/parseAlarmExpression.js';
 import { startApiHarness, type ApiHarness } from './apiHarness.testkit.js';
 
-interface ExpectedSub {
-  function: string;
-  metric_name: string;
-  dimensions: Record<string, string>;
-  operator: string;
-  threshold: number;
-  period: number;
-  periods: number;
-  deterministic: boolean;
-}
+/** A sub-expression as the fixture asserts it: expression_data's fields plus `deterministic`. */
+type ExpectedSub = Readonly<Record<string, unknown>> & { readonly deterministic?: boolean };
 
 interface UpstreamCase {
   id: string;
@@ -74,7 +66,7 @@ function leaves(data: unknown): unknown[] {
   return node.operands === undefined ? [data] : node.operands.flatMap(leaves);
 }
 
-function withoutDeterministic(sub: ExpectedSub): Omit<ExpectedSub, 'deterministic'> {
+function withoutDeterministic(sub: ExpectedSub): Readonly<Record<string, unknown>> {
   const { deterministic: _ignored, ...rest } = sub;
   return rest;
 }

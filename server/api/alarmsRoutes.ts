@@ -3,10 +3,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { ALARM_STATES, isAlarmState, type AlarmState } from '../../alerting/alarmState.js';
 import { ALARM_COUNT_GROUPS, type AlarmCountGroup, type AlarmPatch, type AlarmQuery, type AlarmTransitionRecord, type AlarmView } from '../../alerting/store/alarmStore.js';
-import { alarmPrincipal, apiBase, LinksSchema, pageOf, parsePage, parseSeverities, parseSortBy, requireAlarmStore, unprocessableSchemaErrors } from './alarmApi.js';
+import { alarmPrincipal, apiBase, deleteRoute, IdParams, LinksSchema, orNotFound, replaceAndPatchRoutes, pageOf, parsePage, parseSeverities, parseSortBy, requireAlarmStore, unprocessableSchemaErrors } from './alarmApi.js';
 import { AlarmSchema, alarmElement, historyElement, HistorySchema, listSchema, UpdatedAlarmSchema, updatedAlarmElement } from './alarmShapes.js';
 import type { ApiDeps } from './apiDeps.js';
-import { ApiError, badRequest, notFound, unprocessable } from './errors.js';
+import { ApiError, badRequest, unprocessable } from './errors.js';
 import { parseDimensionFilter, parseGroupBy, parseInstant } from './params.js';
 
 /** Monasca's sort_by fields for alarms (the store sorts by the same names). */
@@ -43,7 +43,6 @@ const ListQuery = Type.Object({ ...FILTER, sort_by: Str });
 const CountQuery = Type.Object({ ...FILTER, group_by: Str });
 const HistoryListQuery = Type.Object({ dimensions: Str, start_time: Str, end_time: Str, offset: Str, limit: Str });
 const PageQuery = Type.Object({ offset: Str, limit: Str });
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) });
 
 const LifecycleState = Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 50 });
 const AlarmLink = Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 512 });
@@ -157,7 +156,7 @@ export function alarmsRoutes(deps: ApiDeps) {
       });
       // History outlives a deleted alarm; an id with neither alarm nor history here (another tenant's) is unknown.
       if (alarmId !== undefined && rows.length === 0 && page.offset === 0 && (await store.getAlarm(tenantId, alarmId)) === null) {
-        throw notFound(`No alarm has the id ${JSON.stringify(alarmId.slice(0, 64))}.`);
+        orNotFound(null, 'alarm', alarmId);
       }
       return pageOf(request, page, rows, historyElement);
     };
@@ -168,56 +167,39 @@ export function alarmsRoutes(deps: ApiDeps) {
       (request) => historyPage(request, request.query, undefined),
     );
 
-    app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof PageQuery> }>(
+    app.get<{ Params: IdParams; Querystring: Static<typeof PageQuery> }>(
       '/alarms/:id/state-history',
       { schema: { params: IdParams, querystring: PageQuery, response: { 200: listSchema(HistorySchema) } } },
       (request) => historyPage(request, request.query, request.params.id),
     );
 
-    const existingOr404 = async (tenantId: string, id: string): Promise<AlarmView> => {
-      const found = await requireAlarmStore(deps).getAlarm(tenantId, id);
-      if (found === null) throw notFound(`No alarm has the id ${JSON.stringify(id.slice(0, 64))}.`);
-      return found;
-    };
+    const existingOr404 = async (tenantId: string, id: string): Promise<AlarmView> => orNotFound(await requireAlarmStore(deps).getAlarm(tenantId, id), 'alarm', id);
 
-    app.get<{ Params: Static<typeof IdParams> }>('/alarms/:id', { schema: { params: IdParams, response: { 200: AlarmSchema } } }, async (request) => {
+    app.get<{ Params: IdParams }>('/alarms/:id', { schema: { params: IdParams, response: { 200: AlarmSchema } } }, async (request) => {
       const { tenantId } = alarmPrincipal(request, 'read');
       return alarmElement(apiBase(request), await existingOr404(tenantId, request.params.id));
     });
 
-    const change = (bodySchema: typeof ReplaceBody | typeof PatchBody) =>
-      app.route<{ Params: Static<typeof IdParams>; Body: Body }>({
-        method: bodySchema === ReplaceBody ? 'PUT' : 'PATCH',
-        url: '/alarms/:id',
-        schema: { params: IdParams, body: bodySchema, response: { 200: UpdatedAlarmSchema } },
-        handler: async (request) => {
-          const { tenantId } = alarmPrincipal(request, 'change');
-          const body = request.body;
-          const state = body.state !== undefined ? parseState(body.state) : undefined;
-          const existing = await existingOr404(tenantId, request.params.id);
-          const nowMs = deps.now();
-          const transition = state !== undefined && state !== existing.state ? apiTransition(existing, state, nowMs) : undefined;
-          const patch: AlarmPatch = {
-            ...(transition !== undefined ? { state: transition.newState } : {}),
-            ...(body.lifecycle_state !== undefined ? { lifecycleState: body.lifecycle_state } : {}),
-            ...(body.link !== undefined ? { link: body.link } : {}),
-          };
-          const updated = await requireAlarmStore(deps).patchAlarm(tenantId, existing.id, patch, nowMs, transition);
-          if (updated === null) throw notFound(`No alarm has the id ${JSON.stringify(existing.id)}.`);
-          // The engine moved the alarm between our read and our write: the compare-and-set kept its state.
-          if (transition !== undefined && updated.state !== transition.newState) {
-            throw new ApiError(409, 'Conflict', `The alarm changed state to ${updated.state} while this request was made; read it again and retry.`);
-          }
-          return updatedAlarmElement(apiBase(request), updated);
-        },
-      });
-    change(ReplaceBody);
-    change(PatchBody);
-
-    app.delete<{ Params: Static<typeof IdParams> }>('/alarms/:id', { schema: { params: IdParams } }, async (request, reply) => {
+    replaceAndPatchRoutes<Body>(app, '/alarms', { put: ReplaceBody, patch: PatchBody }, UpdatedAlarmSchema, async (request) => {
       const { tenantId } = alarmPrincipal(request, 'change');
-      if (!(await requireAlarmStore(deps).deleteAlarm(tenantId, request.params.id))) throw notFound(`No alarm has the id ${JSON.stringify(request.params.id.slice(0, 64))}.`);
-      return reply.code(204).send();
+      const body = request.body;
+      const state = body.state !== undefined ? parseState(body.state) : undefined;
+      const existing = await existingOr404(tenantId, request.params.id);
+      const nowMs = deps.now();
+      const transition = state !== undefined && state !== existing.state ? apiTransition(existing, state, nowMs) : undefined;
+      const patch: AlarmPatch = {
+        ...(transition !== undefined ? { state: transition.newState } : {}),
+        ...(body.lifecycle_state !== undefined ? { lifecycleState: body.lifecycle_state } : {}),
+        ...(body.link !== undefined ? { link: body.link } : {}),
+      };
+      const updated = orNotFound(await requireAlarmStore(deps).patchAlarm(tenantId, existing.id, patch, nowMs, transition), 'alarm', existing.id);
+      // The engine moved the alarm between our read and our write: the compare-and-set kept its state.
+      if (transition !== undefined && updated.state !== transition.newState) {
+        throw new ApiError(409, 'Conflict', `The alarm changed state to ${updated.state} while this request was made; read it again and retry.`);
+      }
+      return updatedAlarmElement(apiBase(request), updated);
     });
+
+    deleteRoute(app, deps, '/alarms', 'alarm', (store, tenantId, id) => store.deleteAlarm(tenantId, id));
   };
 }

@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { NOTIFICATION_TYPES, type AlarmStore, type NewNotificationMethod, type NotificationMethodRecord } from '../../alerting/store/alarmStore.js';
 import { validateNotificationAddress } from '../../alerting/notify/safeHttp.js';
-import { alarmPrincipal, apiBase, LinksSchema, pageOf, parsePage, parseSortBy, requireAlarmStore, unprocessableSchemaErrors } from './alarmApi.js';
+import { alarmPrincipal, apiBase, deleteRoute, IdParams, LinksSchema, orNotFound, replaceAndPatchRoutes, pageOf, parsePage, parseSortBy, requireAlarmStore, unprocessableSchemaErrors } from './alarmApi.js';
 import { CreatedMethodSchema, listSchema, MethodSchema, methodElement } from './alarmShapes.js';
 import type { ApiDeps } from './apiDeps.js';
-import { ApiError, notFound, unprocessable } from './errors.js';
+import { ApiError, unprocessable } from './errors.js';
 
 /** Monasca's sort_by fields for notification methods. */
 const METHOD_SORT_FIELDS = ['id', 'name', 'type', 'address', 'created_at', 'updated_at'] as const;
@@ -19,7 +19,6 @@ const MAX_METHODS_SCANNED = 10_000;
 
 const Str = Type.Optional(Type.String({ maxLength: 4096 }));
 const ListQuery = Type.Object({ sort_by: Str, offset: Str, limit: Str });
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) });
 
 // As monasca-api's schema has them: name 250, type 100, address 512 (the spec text's 100 predates that).
 const Fields = {
@@ -99,13 +98,10 @@ export function notificationMethodsRoutes(deps: ApiDeps) {
       return { links: [{ rel: 'self', href: `${apiBase(request)}/notification-methods/types` }], elements: types.map((type) => ({ type })) };
     });
 
-    const existingOr404 = async (store: AlarmStore, tenantId: string, id: string): Promise<NotificationMethodRecord> => {
-      const found = await store.getNotificationMethod(tenantId, id);
-      if (found === null) throw notFound(`No notification method has the id ${JSON.stringify(id.slice(0, 64))}.`);
-      return found;
-    };
+    const existingOr404 = async (store: AlarmStore, tenantId: string, id: string): Promise<NotificationMethodRecord> =>
+      orNotFound(await store.getNotificationMethod(tenantId, id), 'notification method', id);
 
-    app.get<{ Params: Static<typeof IdParams> }>(
+    app.get<{ Params: IdParams }>(
       '/notification-methods/:id',
       { schema: { params: IdParams, response: { 200: MethodSchema } } },
       async (request) => {
@@ -114,28 +110,14 @@ export function notificationMethodsRoutes(deps: ApiDeps) {
       },
     );
 
-    const change = (bodySchema: typeof ReplaceBody | typeof PatchBody) =>
-      app.route<{ Params: Static<typeof IdParams>; Body: Body }>({
-        method: bodySchema === ReplaceBody ? 'PUT' : 'PATCH',
-        url: '/notification-methods/:id',
-        schema: { params: IdParams, body: bodySchema, response: { 200: CreatedMethodSchema } },
-        handler: async (request) => {
-          const { tenantId } = alarmPrincipal(request, 'change');
-          const store = requireAlarmStore(deps);
-          const existing = await existingOr404(store, tenantId, request.params.id);
-          const updated = await store.updateNotificationMethod(tenantId, existing.id, await checked(store, tenantId, request.body, existing), deps.now());
-          if (updated === null) throw notFound(`No notification method has the id ${JSON.stringify(existing.id)}.`);
-          return withNewSecret(apiBase(request), updated, existing);
-        },
-      });
-    change(ReplaceBody);
-    change(PatchBody);
-
-    app.delete<{ Params: Static<typeof IdParams> }>('/notification-methods/:id', { schema: { params: IdParams } }, async (request, reply) => {
+    replaceAndPatchRoutes<Body>(app, '/notification-methods', { put: ReplaceBody, patch: PatchBody }, CreatedMethodSchema, async (request) => {
       const { tenantId } = alarmPrincipal(request, 'change');
-      const deleted = await requireAlarmStore(deps).deleteNotificationMethod(tenantId, request.params.id);
-      if (!deleted) throw notFound(`No notification method has the id ${JSON.stringify(request.params.id.slice(0, 64))}.`);
-      return reply.code(204).send();
+      const store = requireAlarmStore(deps);
+      const existing = await existingOr404(store, tenantId, request.params.id);
+      const updated = await store.updateNotificationMethod(tenantId, existing.id, await checked(store, tenantId, request.body, existing), deps.now());
+      return withNewSecret(apiBase(request), orNotFound(updated, 'notification method', existing.id), existing);
     });
+
+    deleteRoute(app, deps, '/notification-methods', 'notification method', (store, tenantId, id) => store.deleteNotificationMethod(tenantId, id));
   };
 }
