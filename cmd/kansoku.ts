@@ -241,7 +241,7 @@ async function main(argv: string[]): Promise<void> {
     // The alarm routes read and write the engine's store: the same SQLite file on one machine, or PostgreSQL.
     const rules = alertingRules();
     const alarmStore = await openAlarmStore(rules.store);
-    const alarms = { store: alarmStore, notificationPeriodsSeconds: rules.notification.periods_seconds };
+    const alarms = { store: alarmStore, notificationPeriodsSeconds: rules.notification.periods_seconds, allowPrivateNotificationAddresses: rules.notification.http.allow_private_addresses };
     const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator, now, alarms });
     waitForSignal(logger, config, [{ name: 'server', stop: closeAfter(alarmStore, async (deadlineMs) => requireClean(await server.stop(deadlineMs))) }]);
     return;
@@ -272,7 +272,7 @@ async function main(argv: string[]): Promise<void> {
   const rules = alertingRules();
   // One store for the engine and the API: what the engine records, the API shows at once.
   const alarmStore = await openAlarmStore(rules.store);
-  const alarms = { store: alarmStore, notificationPeriodsSeconds: rules.notification.periods_seconds };
+  const alarms = { store: alarmStore, notificationPeriodsSeconds: rules.notification.periods_seconds, allowPrivateNotificationAddresses: rules.notification.http.allow_private_addresses };
   const server = await startServer({ config: config.server, region: config.region, bus, wire: configured.wire, counters, logger, authenticator: effectiveAuth, now, alarms });
   const alerting = await startAlerting(alertingDeps(bus, rules, alarmStore));
   const agent = startAgent({

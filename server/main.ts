@@ -42,7 +42,7 @@ export interface ServerDeps {
   readonly authenticator: Authenticator;
   readonly now: () => number;
   /** The alert engine's store, for the alarm-definition, alarm and notification-method routes; they answer 501 without it. */
-  readonly alarms?: { readonly store: AlarmStore; readonly notificationPeriodsSeconds: readonly number[] };
+  readonly alarms?: { readonly store: AlarmStore; readonly notificationPeriodsSeconds: readonly number[]; readonly allowPrivateNotificationAddresses: boolean };
 }
 
 export interface RunningServer {
@@ -184,7 +184,7 @@ export async function startServer(deps: ServerDeps): Promise<RunningServer> {
         maxQueryLimit: config.api.max_query_limit,
         now: deps.now,
         health,
-        ...(deps.alarms ? { alarmStore: deps.alarms.store, notificationPeriodsSeconds: deps.alarms.notificationPeriodsSeconds } : {}),
+        ...(deps.alarms ? { alarmStore: deps.alarms.store, notificationPeriodsSeconds: deps.alarms.notificationPeriodsSeconds, allowPrivateNotificationAddresses: deps.alarms.allowPrivateNotificationAddresses } : {}),
       },
       options,
       deps.logger,
