@@ -5,7 +5,7 @@ import type { AlarmDefinitionRecord, AlarmRecord, AlarmStore, AlarmTransitionRec
 import { openSqliteAlarmStore } from '../store/sqliteAlarmStore.js';
 import { notificationDefaults } from './config.js';
 import type { Notification } from './notification.js';
-import { NOTIFIER_COUNTERS, Notifier, type NotifierDeps, type NotifierSettings, type NotifierStore } from './notifier.js';
+import { MAX_CLAIMS_SLACK, NOTIFIER_COUNTERS, Notifier, type NotifierDeps, type NotifierSettings, type NotifierStore } from './notifier.js';
 import type { SendOutcome, Sender } from './sender.js';
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
@@ -54,9 +54,9 @@ class HangingSender implements Sender {
 function delegateTo(store: AlarmStore): NotifierStore {
   return {
     claimDeliveries: (nowMs, leaseMs, owner, limit) => store.claimDeliveries(nowMs, leaseMs, owner, limit),
-    completeDelivery: (id, next) => store.completeDelivery(id, next),
-    retryDelivery: (id, dueAtMs, error) => store.retryDelivery(id, dueAtMs, error),
-    abandonDelivery: (id) => store.abandonDelivery(id),
+    completeDelivery: (id, owner, next) => store.completeDelivery(id, owner, next),
+    retryDelivery: (id, owner, dueAtMs, error) => store.retryDelivery(id, owner, dueAtMs, error),
+    abandonDelivery: (id, owner) => store.abandonDelivery(id, owner),
     getTransition: (tenantId, id) => store.getTransition(tenantId, id),
     getAlarm: (tenantId, id) => store.getAlarm(tenantId, id),
     getDefinition: (tenantId, id) => store.getDefinition(tenantId, id),
@@ -149,6 +149,7 @@ describe('Notifier with the SQLite store', () => {
       kind: 'transition',
       dueAtMs: T0,
       attempts: 0,
+      claims: 0,
       lastError: null,
     };
     await store.checkpoint({ offsets: new Map(), alarms: [alarm], transitions: [transition], deliveries: [delivery] });
@@ -313,9 +314,10 @@ describe('Notifier with the SQLite store', () => {
     const live = delegateTo(store);
     const killable: NotifierStore = {
       ...live,
-      completeDelivery: (id, next) => (killed ? Promise.resolve() : live.completeDelivery(id, next)),
-      retryDelivery: (id, dueAtMs, error) => (killed ? Promise.resolve() : live.retryDelivery(id, dueAtMs, error)),
-      abandonDelivery: (id) => (killed ? Promise.resolve() : live.abandonDelivery(id)),
+      // A dead process records nothing; `true` keeps the dead notifier from counting a lost lease.
+      completeDelivery: (id, owner, next) => (killed ? Promise.resolve(true) : live.completeDelivery(id, owner, next)),
+      retryDelivery: (id, owner, dueAtMs, error) => (killed ? Promise.resolve(true) : live.retryDelivery(id, owner, dueAtMs, error)),
+      abandonDelivery: (id, owner) => (killed ? Promise.resolve(true) : live.abandonDelivery(id, owner)),
     };
     const hanging = new HangingSender();
     const first = notifier({ WEBHOOK: hanging }, { store: killable, owner: 'first' });
@@ -333,9 +335,70 @@ describe('Notifier with the SQLite store', () => {
     expect(hanging.calls.map((c) => c.deliveryId)).toEqual(['del-1']);
     expect(second.calls.map((c) => c.deliveryId)).toEqual(['del-1']);
     expect(await outbox()).toEqual([]);
-    // The second send is a duplicate the receiver sees; the contract's DeliveryRecord does not say the lease was taken before, so it is not counted as redelivered.
+    // The second send is a duplicate the receiver may see: claimed before and never finished, it is counted, once.
+    expect(counters.get(NOTIFIER_COUNTERS.redelivered, { type: 'WEBHOOK' })).toBe(1);
+    expect(counters.get(NOTIFIER_COUNTERS.sent, { type: 'WEBHOOK' })).toBe(1);
     await first.stop();
     await firstPoll;
+  });
+
+  it('counts a retried delivery that was also claimed before as redelivered once per send', async () => {
+    await seed();
+    // A notifier died holding it, then a send failed: the third claim is the second redelivery, each counted once.
+    await store.claimDeliveries(nowMs, LEASE_MS, 'died', 10);
+    nowMs += LEASE_MS;
+    const webhook = new ScriptedSender(retryable());
+    const n = notifier({ WEBHOOK: webhook });
+    expect(await n.pollOnce()).toBe(1);
+    nowMs += 1_000;
+    expect(await n.pollOnce()).toBe(1);
+    expect(webhook.calls).toHaveLength(2);
+    expect(counters.get(NOTIFIER_COUNTERS.redelivered, { type: 'WEBHOOK' })).toBe(2);
+    expect(counters.get(NOTIFIER_COUNTERS.sent, { type: 'WEBHOOK' })).toBe(1);
+  });
+
+  // max_attempts 5 and a slack of MAX_CLAIMS_SLACK: claims up to 8 still send, the 9th gives up.
+  it.each([
+    { name: 'still sends at max_attempts + slack claims', deadClaims: 5 + MAX_CLAIMS_SLACK - 1, sends: 1, abandoned: 0 },
+    { name: 'gives up a crash loop beyond max_attempts + slack claims', deadClaims: 5 + MAX_CLAIMS_SLACK, sends: 0, abandoned: 1 },
+  ])('$name', async ({ deadClaims, sends, abandoned }) => {
+    await seed();
+    // Each of these notifiers is killed holding the delivery: its lease runs out with no outcome.
+    for (let i = 0; i < deadClaims; i++) {
+      expect(await store.claimDeliveries(nowMs, LEASE_MS, `crashed-${i}`, 10)).toHaveLength(1);
+      nowMs += LEASE_MS;
+    }
+    const webhook = new ScriptedSender();
+    expect(await notifier({ WEBHOOK: webhook }).pollOnce()).toBe(1);
+    expect(webhook.calls).toHaveLength(sends);
+    expect(counters.get(NOTIFIER_COUNTERS.abandoned, { type: 'WEBHOOK', reason: 'max_claims' })).toBe(abandoned);
+    expect(counters.get(NOTIFIER_COUNTERS.redelivered, { type: 'WEBHOOK' })).toBe(sends);
+    expect(await outbox()).toEqual([]);
+  });
+
+  describe('a notifier whose lease was taken over while it sent', () => {
+    it.each<{ name: string; outcome: SendOutcome }>([
+      { name: 'sent: does not complete it, nor start a second repeat chain', outcome: { kind: 'sent' } },
+      { name: 'retryable: does not reschedule it', outcome: retryable() },
+      { name: 'rejected: does not abandon it', outcome: { kind: 'rejected', error: 'HTTP 404' } },
+    ])('$name; the lost lease is counted and the new holder keeps the delivery', async ({ outcome }) => {
+      await seed({ periodSeconds: 60 });
+      // The send outlives the lease; meanwhile another notifier claims the delivery.
+      const slow = new ScriptedSender(async () => {
+        nowMs += LEASE_MS;
+        expect(await store.claimDeliveries(nowMs, LEASE_MS, 'taker', 10)).toEqual([expect.objectContaining({ id: 'del-1', claims: 2 })]);
+        return outcome;
+      });
+      await notifier({ WEBHOOK: slow }, { owner: 'slow' }).pollOnce();
+
+      expect(counters.get(NOTIFIER_COUNTERS.leaseLost)).toBe(1);
+      expect(counters.total(NOTIFIER_COUNTERS.abandoned)).toBe(0);
+      expect(counters.get(NOTIFIER_COUNTERS.retries)).toBe(0);
+      // The taker's lease holds: nobody else can claim it, and its outcome is the one recorded.
+      expect(await store.claimDeliveries(nowMs, LEASE_MS, 'third', 10)).toEqual([]);
+      expect(await store.completeDelivery('del-1', 'taker')).toBe(true);
+      expect(await outbox()).toEqual([]);
+    });
   });
 
   it('stop aborts a send in flight after shutdown_timeout_ms and releases the delivery for another notifier at once', async () => {
@@ -372,13 +435,33 @@ describe('Notifier with the SQLite store', () => {
         ['repeat', 'ALARM'],
       ]);
 
-      // The alarm goes back to OK: the pending repeat of ALARM is dropped unsent.
-      await store.checkpoint({ offsets: new Map(), alarms: [{ ...alarm, state: 'OK' }], transitions: [transitionOf(alarm, 'tr-ok', 'ALARM', 'OK', nowMs)], deliveries: [] });
+      // An operator sets the alarm back to OK through the API: the pending repeat of ALARM is dropped unsent.
+      expect(await store.patchAlarm(TENANT, alarm.id, { state: 'OK' }, nowMs, transitionOf(alarm, 'tr-ok', 'ALARM', 'OK', nowMs))).toMatchObject({ state: 'OK' });
       nowMs += 60_000;
       expect(await n.pollOnce()).toBe(1);
       expect(webhook.calls).toHaveLength(2);
       expect(await outbox()).toEqual([]);
       expect(counters.get(NOTIFIER_COUNTERS.repeatsEnded, { type: 'WEBHOOK' })).toBe(1);
+    });
+
+    it('an engine transition drops the pending repeat: leaving and re-entering the state leaves one chain, not two', async () => {
+      const { alarm, method } = await seed({ periodSeconds: 60 });
+      const webhook = new ScriptedSender();
+      const n = notifier({ WEBHOOK: webhook }, { newId: (() => { let i = 0; return () => `repeat-${++i}`; })() });
+      await n.pollOnce();
+
+      // ALARM → OK → ALARM in one checkpoint, each transition with its own delivery.
+      const toOk = transitionOf(alarm, 'tr-ok', 'ALARM', 'OK', nowMs);
+      const backToAlarm = transitionOf(alarm, 'tr-alarm-2', 'OK', 'ALARM', nowMs);
+      const deliveryOf = (transition: AlarmTransitionRecord): DeliveryRecord => ({ id: `del-${transition.id}`, tenantId: TENANT, transitionId: transition.id, alarmId: alarm.id, methodId: method.id, kind: 'transition', dueAtMs: nowMs, attempts: 0, claims: 0, lastError: null });
+      await store.checkpoint({ offsets: new Map(), alarms: [], transitions: [toOk, backToAlarm], deliveries: [deliveryOf(toOk), deliveryOf(backToAlarm)] });
+      expect(await n.pollOnce()).toBe(2);
+      expect(webhook.calls.slice(1).map((c) => [c.deliveryId, c.state]).sort()).toEqual([
+        ['del-tr-alarm-2', 'ALARM'],
+        ['del-tr-ok', 'OK'],
+      ]);
+      // One repeat, of the new ALARM: repeat-1 (the first chain) is gone, and OK, left at once, starts none.
+      expect((await outbox()).map((d) => [d.id, d.transitionId])).toEqual([['repeat-2', 'tr-alarm-2']]);
     });
 
     it('schedules no repeat when the alarm left the state while the notification was being sent', async () => {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { backoffDelayMs } from '../../core/backoff.js';
 import type { Counters } from '../../core/counters.js';
 import type { AlarmState } from '../alarmState.js';
-import type { AlarmDefinitionRecord, AlarmStore, AlarmTransitionRecord, AlarmView, DeliveryRecord, NotificationMethodRecord } from '../store/alarmStore.js';
+import type { AlarmDefinitionRecord, AlarmStore, AlarmTransitionRecord, AlarmView, DeliveryRecord, NewDelivery, NotificationMethodRecord } from '../store/alarmStore.js';
 import type { NotificationSection } from './config.js';
 import { buildNotification } from './notification.js';
 import type { SendOutcome, Sender } from './sender.js';
@@ -13,7 +13,11 @@ import type { SendOutcome, Sender } from './sender.js';
  * (`claimDeliveries`), sends each through the sender registered for its method's type,
  * and only once the send returned is the delivery completed, retried or abandoned. A
  * notifier killed mid-send leaves its lease to expire, and then any notifier sends the
- * delivery again: a receiver may see a notification twice, never zero times.
+ * delivery again: a receiver may see a notification twice, never zero times. Such a second
+ * send is counted as redelivered; a notifier that outlived its lease finds another holder
+ * when it records the outcome, and leaves the delivery to it (counted as a lost lease).
+ * A delivery whose holders keep dying before any outcome (a crash loop) is given up once
+ * it was claimed max_attempts + MAX_CLAIMS_SLACK times.
  *
  * After a sent notification, a method with a period gets the next 'repeat' delivery in
  * the same transaction as the completion (Monasca's periodic notifications), as long as
@@ -58,9 +62,16 @@ export const NOTIFIER_COUNTERS = {
   /** Labelled type. */
   repeatsEnded: 'kansoku_notification_repeats_ended_total',
   storeErrors: 'kansoku_notifier_store_errors_total',
+  leaseLost: 'kansoku_notifier_lease_lost_total',
 } as const;
 
-export type AbandonReason = 'missing_transition' | 'missing_alarm' | 'missing_definition' | 'missing_method' | 'no_sender' | 'rejected' | 'max_attempts' | 'sender_error';
+export type AbandonReason = 'missing_transition' | 'missing_alarm' | 'missing_definition' | 'missing_method' | 'no_sender' | 'rejected' | 'max_attempts' | 'max_claims' | 'sender_error';
+
+/**
+ * Claims beyond max_attempts before a delivery is given up as a crash loop: leases lost to
+ * a restart, a store error or a slow send, which end with no attempt counted.
+ */
+export const MAX_CLAIMS_SLACK = 3;
 
 /** The share of the lease a send may take, so that its outcome is recorded before the lease runs out. */
 const SEND_SHARE_OF_LEASE = 0.8;
@@ -93,11 +104,12 @@ export class Notifier {
     const { counters } = deps;
     counters.describe(NOTIFIER_COUNTERS.sent, 'Notifications the receiving side accepted, by method type.');
     counters.describe(NOTIFIER_COUNTERS.failed, 'Notification attempts that did not go through, by method type and reason (retryable, rejected, sender_error).');
-    counters.describe(NOTIFIER_COUNTERS.abandoned, 'Deliveries given up, by method type and reason (rejected, max_attempts, missing method/alarm/transition/definition, no sender).');
+    counters.describe(NOTIFIER_COUNTERS.abandoned, 'Deliveries given up, by method type and reason (rejected, max_attempts, max_claims, missing method/alarm/transition/definition, no sender).');
     counters.describe(NOTIFIER_COUNTERS.retries, 'Deliveries scheduled for another attempt after a retryable failure.');
     counters.describe(NOTIFIER_COUNTERS.redelivered, 'Deliveries sent again after an earlier attempt that may have reached the receiver (at-least-once duplicates).');
     counters.describe(NOTIFIER_COUNTERS.repeatsEnded, 'Periodic re-notifications ended because the alarm left the state (or the method left its actions).');
     counters.describe(NOTIFIER_COUNTERS.storeErrors, 'Outbox reads or writes that failed; the delivery is sent again once its lease expires.');
+    counters.describe(NOTIFIER_COUNTERS.leaseLost, 'Delivery outcomes not recorded because the lease had passed to another notifier (or the delivery was gone); that holder decides.');
   }
 
   /** Polls every poll_interval_ms until `stop`, at once again while the outbox has a backlog. */
@@ -197,14 +209,14 @@ export class Notifier {
     const type = method.type;
 
     if (delivery.kind === 'repeat' && !stillWanted(alarm, transition.newState, definition, method)) {
-      await store.completeDelivery(delivery.id);
-      counters.add(NOTIFIER_COUNTERS.repeatsEnded, { type });
+      if (await this.recorded(store.completeDelivery(delivery.id, this.deps.owner))) counters.add(NOTIFIER_COUNTERS.repeatsEnded, { type });
       return;
     }
     const sender = this.deps.senders.get(type);
     if (!sender) return this.abandon(delivery, type, 'no_sender');
-    // A retried delivery may already have reached the receiver (a timeout after it was accepted, say).
-    if (delivery.attempts > 0) counters.add(NOTIFIER_COUNTERS.redelivered, { type });
+    if (delivery.claims > this.deps.settings.retry.max_attempts + MAX_CLAIMS_SLACK) return this.abandon(delivery, type, 'max_claims');
+    // A retried delivery, or one claimed before and never finished, may already have reached the receiver (a timeout after it was accepted, a notifier killed after the send).
+    if (delivery.attempts > 0 || delivery.claims > 1) counters.add(NOTIFIER_COUNTERS.redelivered, { type });
 
     const notification = buildNotification({ delivery, transition, alarm, definition, method });
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(Math.max(1, Math.floor(this.deps.settings.lease_ms * SEND_SHARE_OF_LEASE)))]);
@@ -221,7 +233,7 @@ export class Notifier {
     switch (outcome.kind) {
       case 'sent': {
         counters.add(NOTIFIER_COUNTERS.sent, { type });
-        await store.completeDelivery(delivery.id, await this.nextRepeat(delivery, transition, definition, method));
+        await this.recorded(store.completeDelivery(delivery.id, this.deps.owner, await this.nextRepeat(delivery, transition, definition, method)));
         return;
       }
       case 'rejected':
@@ -237,23 +249,32 @@ export class Notifier {
     const { store, counters, settings } = this.deps;
     if (this.shutdown.signal.aborted) {
       // Cut off by shutdown: released for any notifier now, not held back by a backoff this process will not see through.
-      await store.retryDelivery(delivery.id, this.now(), `shutdown: ${outcome.error}`);
+      await this.recorded(store.retryDelivery(delivery.id, this.deps.owner, this.now(), `shutdown: ${outcome.error}`));
       return;
     }
     if (delivery.attempts + 1 >= settings.retry.max_attempts) return this.abandon(delivery, type, 'max_attempts', outcome.error);
     const delayMs = backoffDelayMs(delivery.attempts, { initialDelayMs: settings.retry.initial_delay_ms, maxDelayMs: settings.retry.max_delay_ms }, outcome.delayMs ?? 0, this.deps.random);
-    counters.add(NOTIFIER_COUNTERS.retries);
-    await store.retryDelivery(delivery.id, this.now() + delayMs, outcome.error);
+    if (await this.recorded(store.retryDelivery(delivery.id, this.deps.owner, this.now() + delayMs, outcome.error))) counters.add(NOTIFIER_COUNTERS.retries);
   }
 
   private async abandon(delivery: DeliveryRecord, type: string, reason: AbandonReason, error?: string): Promise<void> {
-    await this.deps.store.abandonDelivery(delivery.id);
+    if (!(await this.recorded(this.deps.store.abandonDelivery(delivery.id, this.deps.owner)))) return;
     this.deps.counters.add(NOTIFIER_COUNTERS.abandoned, { type, reason });
-    this.deps.logger?.warn({ deliveryId: delivery.id, tenantId: delivery.tenantId, alarmId: delivery.alarmId, methodId: delivery.methodId, type, reason, earlierAttempts: delivery.attempts, detail: { error } }, 'notification abandoned');
+    this.deps.logger?.warn(
+      { deliveryId: delivery.id, tenantId: delivery.tenantId, alarmId: delivery.alarmId, methodId: delivery.methodId, type, reason, earlierAttempts: delivery.attempts, claims: delivery.claims, detail: { error } },
+      'notification abandoned',
+    );
+  }
+
+  /** Whether an outcome was recorded: false when the lease passed to another holder (or the delivery is gone), counted and left to that holder. */
+  private async recorded(outcome: Promise<boolean>): Promise<boolean> {
+    if (await outcome) return true;
+    this.deps.counters.add(NOTIFIER_COUNTERS.leaseLost);
+    return false;
   }
 
   /** The next periodic re-notification, when the method has a period and the alarm still holds the state (read after the send). */
-  private async nextRepeat(delivery: DeliveryRecord, transition: AlarmTransitionRecord, definition: AlarmDefinitionRecord, method: NotificationMethodRecord): Promise<DeliveryRecord | undefined> {
+  private async nextRepeat(delivery: DeliveryRecord, transition: AlarmTransitionRecord, definition: AlarmDefinitionRecord, method: NotificationMethodRecord): Promise<NewDelivery | undefined> {
     if (method.periodSeconds <= 0) return undefined;
     const alarm = await this.deps.store.getAlarm(delivery.tenantId, delivery.alarmId);
     if (alarm === null || !stillWanted(alarm, transition.newState, definition, method)) {

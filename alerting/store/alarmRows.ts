@@ -6,6 +6,7 @@ import type {
   AlarmTransitionRecord,
   AlarmView,
   DeliveryRecord,
+  NewDelivery,
   NotificationMethodRecord,
   Severity,
   SubAlarmHistory,
@@ -186,7 +187,7 @@ export function methodParams(method: NotificationMethodRecord): SqlValue[] {
   return [method.id, method.tenantId, method.name, method.type, method.address, method.periodSeconds, method.secret, method.createdAtMs, method.updatedAtMs];
 }
 
-export const DELIVERY_COLUMNS = 'id, tenant_id, transition_id, alarm_id, method_id, kind, due_at_ms, attempts, last_error';
+export const DELIVERY_COLUMNS = 'id, tenant_id, transition_id, alarm_id, method_id, kind, due_at_ms, attempts, claims, last_error';
 
 export function deliveryFromRow(row: Row): DeliveryRecord {
   return {
@@ -198,12 +199,13 @@ export function deliveryFromRow(row: Row): DeliveryRecord {
     kind: text(row, 'kind') as DeliveryRecord['kind'],
     dueAtMs: numberOf(row, 'due_at_ms'),
     attempts: numberOf(row, 'attempts'),
+    claims: numberOf(row, 'claims'),
     lastError: nullableText(row, 'last_error'),
   };
 }
 
 /** In DELIVERY_COLUMNS order. */
-export function deliveryParams(delivery: DeliveryRecord): SqlValue[] {
+export function deliveryParams(delivery: NewDelivery): SqlValue[] {
   return [
     delivery.id,
     delivery.tenantId,
@@ -213,6 +215,7 @@ export function deliveryParams(delivery: DeliveryRecord): SqlValue[] {
     delivery.kind,
     delivery.dueAtMs,
     delivery.attempts,
+    delivery.claims ?? 0,
     delivery.lastError,
   ];
 }

@@ -181,9 +181,19 @@ export interface DeliveryRecord {
   /** 'transition' for a state change; 'repeat' for a periodic re-notification. */
   readonly kind: 'transition' | 'repeat';
   readonly dueAtMs: number;
+  /** Sends that failed retryably (retryDelivery). */
   readonly attempts: number;
+  /**
+   * Times the delivery was leased (claimDeliveries counts each claim, this one included). More
+   * claims than attempts + 1 means a holder never recorded an outcome (killed, lease run out):
+   * its send may have reached the receiver.
+   */
+  readonly claims: number;
   readonly lastError: string | null;
 }
+
+/** A delivery as written: a new one starts unclaimed (claims 0 when left out). */
+export type NewDelivery = Omit<DeliveryRecord, 'claims'> & { readonly claims?: number };
 
 /** What one engine evaluation or ingest step makes durable, all in one transaction. */
 export interface EngineCheckpoint {
@@ -197,8 +207,12 @@ export interface EngineCheckpoint {
    * a stale replica cannot make a false transition.
    */
   readonly transitions: readonly AlarmTransitionRecord[];
-  /** Notifications for the transitions that apply (by transitionId); those of skipped ones are dropped. */
-  readonly deliveries: readonly DeliveryRecord[];
+  /**
+   * Notifications for the transitions that apply (by transitionId); those of skipped ones are
+   * dropped. An applied transition also removes its alarm's pending 'repeat' deliveries: the
+   * new state's own deliveries start a fresh chain.
+   */
+  readonly deliveries: readonly NewDelivery[];
 }
 
 export interface CheckpointResult {
@@ -250,14 +264,19 @@ export interface AlarmStore {
   deleteNotificationMethod(tenantId: string, id: string): Promise<boolean>;
 
   // The notifier's outbox: leased so several notifiers never send one delivery at once.
-  /** Deliveries due at `nowMs` and not leased, leased to `owner` until nowMs + leaseMs. */
+  /** Deliveries due at `nowMs` and not leased, leased to `owner` until nowMs + leaseMs, claims + 1. */
   claimDeliveries(nowMs: number, leaseMs: number, owner: string, limit: number): Promise<readonly DeliveryRecord[]>;
+  /*
+   * The outcomes below act only while the delivery is still leased to `owner` (an expired
+   * lease nobody took over still counts); false when another claimer holds it now, or it is
+   * gone (a newer transition dropped a pending repeat, say), and nothing was changed.
+   */
   /** Sent: removed. A 'repeat' for the next period is added in the same transaction when given. */
-  completeDelivery(id: string, next?: DeliveryRecord): Promise<void>;
+  completeDelivery(id: string, owner: string, next?: NewDelivery): Promise<boolean>;
   /** Failed: due again at `dueAtMs`, attempts + 1, lease released. */
-  retryDelivery(id: string, dueAtMs: number, error: string): Promise<void>;
+  retryDelivery(id: string, owner: string, dueAtMs: number, error: string): Promise<boolean>;
   /** Given up (attempts exhausted or permanently rejected): removed, with the reason logged by the caller. */
-  abandonDelivery(id: string): Promise<void>;
+  abandonDelivery(id: string, owner: string): Promise<boolean>;
   getTransition(tenantId: string, id: string): Promise<AlarmTransitionRecord | null>;
 
   close(): Promise<void>;

@@ -81,7 +81,7 @@ export function exampleTransition(of: AlarmRecord, id: string, oldState: AlarmSt
 }
 
 export function exampleDelivery(id: string, dueAtMs: number, overrides: Partial<DeliveryRecord> = {}): DeliveryRecord {
-  return { id, tenantId: A, transitionId: 'tr-none', alarmId: 'alarm-none', methodId: 'method-none', kind: 'transition', dueAtMs, attempts: 0, lastError: null, ...overrides };
+  return { id, tenantId: A, transitionId: 'tr-none', alarmId: 'alarm-none', methodId: 'method-none', kind: 'transition', dueAtMs, attempts: 0, claims: 0, lastError: null, ...overrides };
 }
 
 function newMethod(tenantId: string, overrides: Partial<NewNotificationMethod> = {}): NewNotificationMethod {
@@ -492,6 +492,43 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
         expect((await store.checkpoint(checkpointOf({ transitions: [exampleTransition(ghost, 'tr-ghost', 'OK', 'ALARM')] }))).skippedTransitions).toEqual(['tr-ghost']);
       });
 
+      it('drops the pending repeats of an alarm whose transition applies, a repeat being sent included, and no one else’s', async () => {
+        const definition = await store.createDefinition(exampleDefinition(A), T0);
+        const moves = exampleAlarm(A, 'rep-moves', definition.id, { state: 'ALARM' });
+        const other = exampleAlarm(A, 'rep-other', definition.id, { state: 'ALARM' });
+        const contested = exampleAlarm(A, 'rep-stale', definition.id, { state: 'ALARM' });
+        const repeatOf = (id: string, alarmId: string, tenantId = A, dueAtMs = T0) => exampleDelivery(id, dueAtMs, { kind: 'repeat', alarmId, tenantId });
+        await store.checkpoint(
+          checkpointOf({
+            alarms: [moves, other, contested],
+            deliveries: [
+              repeatOf('moves-repeat', moves.id),
+              repeatOf('moves-repeat-sending', moves.id, A, T0 - 1),
+              exampleDelivery('moves-earlier-transition', T0, { alarmId: moves.id }),
+              repeatOf('other-repeat', other.id),
+              repeatOf('stale-repeat', contested.id),
+              repeatOf('tenant-b-repeat', moves.id, B),
+            ],
+          }),
+        );
+        expect((await store.claimDeliveries(T0, 60_000, 'notifier', 1)).map((d) => d.id)).toEqual(['moves-repeat-sending']);
+
+        const toOk = exampleTransition(moves, 'tr-moves-ok', 'ALARM', 'OK');
+        const result = await store.checkpoint(
+          checkpointOf({
+            alarms: [{ ...moves, state: 'OK' }],
+            // This writer believes rep-stale is OK; the store holds ALARM, so its repeat stays.
+            transitions: [toOk, exampleTransition(contested, 'tr-stale', 'OK', 'ALARM')],
+            deliveries: [exampleDelivery('moves-ok', T0, { alarmId: moves.id, transitionId: toOk.id })],
+          }),
+        );
+        expect(result.skippedTransitions).toEqual(['tr-stale']);
+        // The notifier sending a dropped repeat finds it gone: no second chain from it.
+        const next = repeatOf('moves-repeat-next', moves.id);
+        expect(await store.completeDelivery('moves-repeat-sending', 'notifier', next)).toBe(false);
+        expect(await claimAllIds(store)).toEqual(['moves-earlier-transition', 'moves-ok', 'other-repeat', 'stale-repeat', 'tenant-b-repeat']);
+      });
+
       it('upserts alarms whole and keeps each partition’s offset, 64-bit offsets exactly', async () => {
         const definition = await store.createDefinition(exampleDefinition(A), T0);
         const first = exampleAlarm(A, 'p-1', definition.id, { partition: 1 });
@@ -558,45 +595,90 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
           checkpointOf({ deliveries: [exampleDelivery('late', T0 + 30), exampleDelivery('early', T0 + 10), exampleDelivery('middle', T0 + 20), exampleDelivery('future', T0 + 1000)] }),
         );
         const first = await store.claimDeliveries(T0 + 100, 5000, 'notifier-1', 2);
-        expect(first).toEqual([exampleDelivery('early', T0 + 10), exampleDelivery('middle', T0 + 20)]);
+        expect(first).toEqual([exampleDelivery('early', T0 + 10, { claims: 1 }), exampleDelivery('middle', T0 + 20, { claims: 1 })]);
         const second = await store.claimDeliveries(T0 + 100, 5000, 'notifier-2', 10);
         expect(second.map((d) => d.id)).toEqual(['late']);
         expect(await store.claimDeliveries(T0 + 200, 5000, 'notifier-2', 10)).toEqual([]);
         expect(await store.claimDeliveries(T0 + 100, 5000, 'notifier-2', 0)).toEqual([]);
       });
 
-      it('makes a delivery claimable again when its lease expires', async () => {
+      it('makes a delivery claimable again when its lease expires, counting each claim', async () => {
         await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('leased', T0)] }));
-        expect((await store.claimDeliveries(T0, 1000, 'dies', 10)).map((d) => d.id)).toEqual(['leased']);
+        expect(await store.claimDeliveries(T0, 1000, 'dies', 10)).toEqual([exampleDelivery('leased', T0, { claims: 1 })]);
         expect(await store.claimDeliveries(T0 + 999, 1000, 'other', 10)).toEqual([]);
-        expect(await store.claimDeliveries(T0 + 1000, 1000, 'other', 10)).toEqual([exampleDelivery('leased', T0)]);
+        expect(await store.claimDeliveries(T0 + 1000, 1000, 'other', 10)).toEqual([exampleDelivery('leased', T0, { claims: 2 })]);
+        expect(await store.claimDeliveries(T0 + 2000, 1000, 'third', 10)).toEqual([exampleDelivery('leased', T0, { claims: 3 })]);
+      });
+
+      it('keeps the claims a delivery is written with; one written without starts at none', async () => {
+        const { claims: _left, ...unclaimed } = exampleDelivery('new', T0);
+        await store.checkpoint(checkpointOf({ deliveries: [unclaimed, exampleDelivery('carried', T0, { claims: 4 })] }));
+        const claimed = await store.claimDeliveries(T0, 1000, 'n', 10);
+        expect(claimed.map((d) => [d.id, d.claims])).toEqual([
+          ['carried', 5],
+          ['new', 1],
+        ]);
       });
 
       it('retries a failed delivery later, counting the attempt and releasing the lease', async () => {
         await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('flaky', T0)] }));
         await store.claimDeliveries(T0, 60_000, 'n', 10);
-        await store.retryDelivery('flaky', T0 + 500, 'HTTP 503');
+        expect(await store.retryDelivery('flaky', 'n', T0 + 500, 'HTTP 503')).toBe(true);
         expect(await store.claimDeliveries(T0 + 499, 60_000, 'n', 10)).toEqual([]);
-        expect(await store.claimDeliveries(T0 + 500, 60_000, 'n', 10)).toEqual([exampleDelivery('flaky', T0 + 500, { attempts: 1, lastError: 'HTTP 503' })]);
-        await store.retryDelivery('flaky', T0 + 600, 'timeout');
-        expect(await store.claimDeliveries(T0 + 600, 60_000, 'n', 10)).toEqual([exampleDelivery('flaky', T0 + 600, { attempts: 2, lastError: 'timeout' })]);
+        expect(await store.claimDeliveries(T0 + 500, 60_000, 'n', 10)).toEqual([exampleDelivery('flaky', T0 + 500, { attempts: 1, claims: 2, lastError: 'HTTP 503' })]);
+        expect(await store.retryDelivery('flaky', 'n', T0 + 600, 'timeout')).toBe(true);
+        expect(await store.claimDeliveries(T0 + 600, 60_000, 'n', 10)).toEqual([exampleDelivery('flaky', T0 + 600, { attempts: 2, claims: 3, lastError: 'timeout' })]);
       });
 
       it('removes a completed delivery, adding the next repeat in its place', async () => {
         await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('sent', T0), exampleDelivery('sent-once', T0)] }));
         await store.claimDeliveries(T0, 10, 'n', 10);
         const repeat = exampleDelivery('repeat-1', T0 + 60_000, { kind: 'repeat' });
-        await store.completeDelivery('sent', repeat);
-        await store.completeDelivery('sent-once');
+        expect(await store.completeDelivery('sent', 'n', repeat)).toBe(true);
+        expect(await store.completeDelivery('sent-once', 'n')).toBe(true);
         expect(await store.claimDeliveries(T0 + 59_999, 10, 'n', 10)).toEqual([]);
-        expect(await store.claimDeliveries(T0 + 60_000, 10, 'n', 10)).toEqual([repeat]);
+        expect(await store.claimDeliveries(T0 + 60_000, 10, 'n', 10)).toEqual([{ ...repeat, claims: 1 }]);
       });
 
       it('forgets an abandoned delivery', async () => {
         await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('hopeless', T0), exampleDelivery('fine', T0)] }));
         await store.claimDeliveries(T0, 10, 'n', 10);
-        await store.abandonDelivery('hopeless');
+        expect(await store.abandonDelivery('hopeless', 'n')).toBe(true);
         expect(await claimAllIds(store)).toEqual(['fine']);
+      });
+
+      describe('records an outcome only for the lease holder', () => {
+        const repeat = exampleDelivery('next-repeat', T0 + 60_000, { kind: 'repeat' });
+        const outcomes: { name: string; record: (store: AlarmStore, owner: string) => Promise<boolean>; left: string[] }[] = [
+          { name: 'completion, with its next repeat', record: (s, owner) => s.completeDelivery('contested', owner, repeat), left: ['next-repeat'] },
+          { name: 'retry', record: (s, owner) => s.retryDelivery('contested', owner, T0 + 5, 'HTTP 503'), left: ['contested'] },
+          { name: 'abandonment', record: (s, owner) => s.abandonDelivery('contested', owner), left: [] },
+        ];
+
+        it.each(outcomes)('$name: refused once another claimer took the expired lease over, leaving its lease and the row as they were', async ({ record }) => {
+          await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('contested', T0)] }));
+          await store.claimDeliveries(T0, 1000, 'slow', 10);
+          await store.claimDeliveries(T0 + 1000, 1000, 'taker', 10);
+          expect(await record(store, 'slow')).toBe(false);
+          expect(await record(store, 'bystander')).toBe(false);
+          // Still leased to the taker, unchanged, and no repeat was added.
+          expect(await store.claimDeliveries(T0 + 1999, 1000, 'probe', 10)).toEqual([]);
+          expect(await store.claimDeliveries(T0 + 10 ** 9, 1000, 'probe', 10)).toEqual([exampleDelivery('contested', T0, { claims: 3 })]);
+        });
+
+        it.each(outcomes)('$name: accepted from the holder, once (its lease ends with it)', async ({ record, left }) => {
+          await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('contested', T0)] }));
+          await store.claimDeliveries(T0, 1000, 'slow', 10);
+          expect(await store.claimDeliveries(T0 + 500, 1000, 'other', 10)).toEqual([]);
+          expect(await record(store, 'slow')).toBe(true);
+          expect(await record(store, 'slow')).toBe(false);
+          expect(await claimAllIds(store)).toEqual(left);
+        });
+
+        it.each(outcomes)('$name: refused for a delivery that is gone', async ({ record }) => {
+          expect(await record(store, 'anyone')).toBe(false);
+          expect(await claimAllIds(store)).toEqual([]);
+        });
       });
 
       it('never gives one delivery to two concurrent claimers', async () => {
@@ -606,6 +688,7 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
         const claimed = claims.flatMap((c) => c.map((d) => d.id));
         expect(new Set(claimed).size).toBe(claimed.length);
         expect(claimed.sort()).toEqual(ids);
+        expect(claims.flat().map((d) => d.claims)).toEqual(ids.map(() => 1));
       });
     });
   });

@@ -79,7 +79,9 @@ export const ALARM_STORE_SCHEMA: readonly string[] = [
   )`,
   'CREATE INDEX IF NOT EXISTS notification_methods_by_tenant_name ON notification_methods (tenant_id, name)',
   // The outbox. A row is leased (leased_by, lease_until_ms) while one notifier sends it; an
-  // expired lease makes it claimable again, so a notifier that died does not lose it.
+  // expired lease makes it claimable again, so a notifier that died does not lose it. Its
+  // outcome is written only by the lease holder; claims counts the leases, so a delivery
+  // whose holders keep dying is seen (and given up).
   `CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL,
@@ -89,6 +91,7 @@ export const ALARM_STORE_SCHEMA: readonly string[] = [
     kind TEXT NOT NULL,
     due_at_ms BIGINT NOT NULL,
     attempts INTEGER NOT NULL,
+    claims INTEGER NOT NULL,
     last_error TEXT,
     leased_by TEXT,
     lease_until_ms BIGINT

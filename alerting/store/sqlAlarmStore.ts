@@ -15,6 +15,7 @@ import {
   type EngineCheckpoint,
   type HistoryQuery,
   type NewAlarmDefinition,
+  type NewDelivery,
   type NewNotificationMethod,
   type NotificationMethodRecord,
   type PartitionState,
@@ -183,7 +184,7 @@ export class SqlAlarmStore implements AlarmStore {
     dialect: SqlDialect,
   ) {
     this.claimSql =
-      'UPDATE deliveries SET leased_by = ?, lease_until_ms = ? WHERE id IN (' +
+      'UPDATE deliveries SET leased_by = ?, lease_until_ms = ?, claims = claims + 1 WHERE id IN (' +
       `SELECT id FROM deliveries WHERE due_at_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?) ORDER BY due_at_ms, id LIMIT ? ${dialect.claimLockClause}` +
       `) RETURNING ${DELIVERY_COLUMNS}`;
   }
@@ -342,7 +343,9 @@ export class SqlAlarmStore implements AlarmStore {
    * those with a skipped transition (their stored row is newer than this writer's view, so
    * overwriting it would undo the other writer's transition); then the deliveries of the
    * transitions that applied; then the offsets. An alarm not stored yet has no state to
-   * contradict: its transitions apply when the checkpoint creates it.
+   * contradict: its transitions apply when the checkpoint creates it. An applied transition
+   * drops its alarm's pending repeats (of the state it left, or of an earlier stay in the new
+   * one): the new state's deliveries start their own chain, so reminders never double up.
    *
    * Rows are touched in alarm id order (a stable sort keeps one alarm's transitions in
    * their order), so two writers whose checkpoints overlap wait for each other rather
@@ -360,6 +363,7 @@ export class SqlAlarmStore implements AlarmStore {
           continue;
         }
         await tx.run(INSERT_TRANSITION, transitionParams(transition));
+        await tx.run('DELETE FROM deliveries WHERE tenant_id = ? AND alarm_id = ? AND kind = ?', [transition.tenantId, transition.alarmId, 'repeat']);
       }
       for (const alarm of [...checkpoint.alarms].sort((a, b) => compareIds(a.id, b.id))) {
         if (!staleAlarms.has(alarm.id)) await tx.run(UPSERT_ALARM, alarmParams(alarm));
@@ -457,19 +461,27 @@ export class SqlAlarmStore implements AlarmStore {
     return rows.map(deliveryFromRow).sort((a, b) => a.dueAtMs - b.dueAtMs || compareIds(a.id, b.id));
   }
 
-  async completeDelivery(id: string, next?: DeliveryRecord): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.run('DELETE FROM deliveries WHERE id = ?', [id]);
+  /** The next repeat goes in only with the completion: a holder that lost the lease must not start a second chain. */
+  async completeDelivery(id: string, owner: string, next?: NewDelivery): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      if ((await tx.run('DELETE FROM deliveries WHERE id = ? AND leased_by = ?', [id, owner])) === 0) return false;
       if (next !== undefined) await tx.run(INSERT_DELIVERY, deliveryParams(next));
+      return true;
     });
   }
 
-  async retryDelivery(id: string, dueAtMs: number, error: string): Promise<void> {
-    await this.db.run('UPDATE deliveries SET due_at_ms = ?, attempts = attempts + 1, last_error = ?, leased_by = NULL, lease_until_ms = NULL WHERE id = ?', [dueAtMs, error, id]);
+  async retryDelivery(id: string, owner: string, dueAtMs: number, error: string): Promise<boolean> {
+    const changed = await this.db.run('UPDATE deliveries SET due_at_ms = ?, attempts = attempts + 1, last_error = ?, leased_by = NULL, lease_until_ms = NULL WHERE id = ? AND leased_by = ?', [
+      dueAtMs,
+      error,
+      id,
+      owner,
+    ]);
+    return changed > 0;
   }
 
-  async abandonDelivery(id: string): Promise<void> {
-    await this.db.run('DELETE FROM deliveries WHERE id = ?', [id]);
+  async abandonDelivery(id: string, owner: string): Promise<boolean> {
+    return (await this.db.run('DELETE FROM deliveries WHERE id = ? AND leased_by = ?', [id, owner])) > 0;
   }
 
   /** Once: a second call waits for the first. */

@@ -50,7 +50,7 @@ describe('SqliteAlarmStore on a file', () => {
       expect(await second.loadPartition(7)).toEqual({ offset: '42', alarms: [alarm] });
       expect(await second.getTransition('t', 'tr-1')).toEqual(transition);
       expect(await second.definitionsRevision()).toBe(revision);
-      expect(await second.claimDeliveries(nowMs, 1000, 'n', 10)).toEqual([delivery]);
+      expect(await second.claimDeliveries(nowMs, 1000, 'n', 10)).toEqual([{ ...delivery, claims: 1 }]);
     } finally {
       await second.close();
     }
