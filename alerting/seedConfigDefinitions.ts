@@ -18,10 +18,10 @@ export async function seedConfigDefinitions(store: AlarmStore, definitions: read
       const id = stableId('notification-method', definition.tenant_id, url);
       actions.push(id);
       if (await store.getNotificationMethod(definition.tenant_id, id)) continue;
-      await store.createNotificationMethod(
+      await racing(
         // The secret is derived, not random: a receiver configured once keeps verifying across restarts.
-        { id, tenantId: definition.tenant_id, name: `webhook ${new URL(url).host}`.slice(0, 250), type: 'WEBHOOK', address: url, periodSeconds: 0, secret: stableId('webhook-secret', id, url) },
-        nowMs,
+        () => store.createNotificationMethod({ id, tenantId: definition.tenant_id, name: `webhook ${new URL(url).host}`.slice(0, 250), type: 'WEBHOOK', address: url, periodSeconds: 0, secret: stableId('webhook-secret', id, url) }, nowMs),
+        async () => (await store.getNotificationMethod(definition.tenant_id, id)) !== null,
       );
     }
     const wanted: NewAlarmDefinition = {
@@ -39,8 +39,7 @@ export async function seedConfigDefinitions(store: AlarmStore, definitions: read
     };
     const stored = await store.getDefinition(definition.tenant_id, definition.id);
     if (!stored) {
-      await store.createDefinition(wanted, nowMs);
-      created++;
+      if (await racing(() => store.createDefinition(wanted, nowMs), async () => (await store.getDefinition(definition.tenant_id, definition.id)) !== null)) created++;
       continue;
     }
     const same =
@@ -54,4 +53,18 @@ export async function seedConfigDefinitions(store: AlarmStore, definitions: read
     updated++;
   }
   return { created, updated };
+}
+
+/**
+ * Creates, unless another replica starting at the same moment created it first: then the
+ * insert fails on the id and the row is there. Returns whether this call created it.
+ */
+async function racing(create: () => Promise<unknown>, exists: () => Promise<boolean>): Promise<boolean> {
+  try {
+    await create();
+    return true;
+  } catch (error) {
+    if (await exists()) return false;
+    throw error;
+  }
 }
