@@ -129,7 +129,7 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
 }
 
-/** Names are unique within a tenant (409, as Monasca), whatever the case of a clash found by the store. */
+/** Names are unique within a tenant (409, as Monasca): checked here, since the store keeps no unique index on them. */
 async function checkNameFree(store: AlarmStore, tenantId: string, name: string, exceptId?: string): Promise<void> {
   const same = await store.listDefinitions({ tenantId, name, offset: 0, limit: 2 });
   if (same.some((d) => d.id !== exceptId)) throw new ApiError(409, 'Conflict', `An alarm definition named ${JSON.stringify(name.slice(0, 255))} already exists.`);
@@ -142,8 +142,11 @@ export function alarmDefinitionsRoutes(deps: ApiDeps) {
     /** The record a create, replace or patch makes, with every field checked against the tenant's own rows. */
     const checked = async (store: AlarmStore, tenantId: string, body: Body, existing: AlarmDefinitionRecord | undefined): Promise<NewAlarmDefinition> => {
       const expression = body.expression ?? existing?.expression ?? '';
-      const node = checkExpression(expression);
-      if (existing !== undefined && body.expression !== undefined) checkExpressionChange(existing.expression, node);
+      // A stored expression passed when it was stored: only a new one is checked, and against the old.
+      if (body.expression !== undefined) {
+        const node = checkExpression(expression);
+        if (existing !== undefined) checkExpressionChange(existing.expression, node);
+      }
       const matchBy = body.match_by === undefined ? [...(existing?.matchBy ?? [])] : checkMatchBy(body.match_by);
       if (existing !== undefined && !sameKeys(matchBy, existing.matchBy)) {
         throw unprocessable(`match_by cannot change after creation (it is ${JSON.stringify(existing.matchBy)}); delete the definition and create a new one`);

@@ -11,7 +11,8 @@ import { isoTime, LinksSchema, selfLinks } from './alarmApi.js';
  * for one, is in no schema but the create response's.
  */
 
-const Nullable = <T extends 'string'>(type: T) => Type.Unsafe<string | null>({ type: [type, 'null'] });
+/** One type list rather than anyOf, so that the serializer writes a null as null. */
+const NullableString = Type.Unsafe<string | null>({ type: ['string', 'null'] });
 const Dimensions = Type.Record(Type.String(), Type.String());
 /** expression_data: one sub-expression's fields, or {operator, operands} for a compound one. */
 const ExpressionData = Type.Unknown();
@@ -39,8 +40,8 @@ const AlarmCommon = {
   links: LinksSchema,
   metrics: Type.Array(MetricSchema),
   state: Type.String(),
-  lifecycle_state: Nullable('string'),
-  link: Nullable('string'),
+  lifecycle_state: NullableString,
+  link: NullableString,
   state_updated_timestamp: Type.String(),
   updated_timestamp: Type.String(),
   created_timestamp: Type.String(),
