@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { monasca } from '../support/monascaCli.js';
 import { seedAlarm } from '../../server/api/alarmSeed.testkit.js';
 import { startApiHarness, type ApiHarness } from '../../server/api/apiHarness.testkit.js';
 
@@ -11,20 +10,9 @@ import { startApiHarness, type ApiHarness } from '../../server/api/apiHarness.te
  * written through the store's checkpoint, as the engine writes them (the `server` command
  * wires no alarm engine that could make them from metrics).
  */
-const run = promisify(execFile);
 const TOKENS = 'cli-token-a:project-a:monasca-user,cli-token-b:project-b:monasca-user';
 const CLI_TIMEOUT_MS = 180_000;
 
-async function monasca(endpoint: string, token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('monasca', ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${endpoint}/v2.0`, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number | string; stdout?: string; stderr?: string; message: string };
-    if (e.code === 'ENOENT') throw new Error('the monasca CLI is not installed: apt-get install -y python3-monascaclient (scripts/system-deps.sh does this)');
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message };
-  }
-}
 
 /** A table row of the CLI's output holding these cells in this order (prettytable pads them). */
 function row(...cells: string[]): RegExp {

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { monasca } from '../support/monascaCli.js';
 import { startInfluxd } from '../influxdb/influxd.js';
 import { eventually, freePort, runKansoku, type KansokuProcess } from '../support/kansokuProcess.js';
 
@@ -12,19 +11,8 @@ import { eventually, freePort, runKansoku, type KansokuProcess } from '../suppor
  * tenant API: it must create a metric and list it back, for its own tenant only, against
  * the embedded store and against InfluxDB alike.
  */
-const run = promisify(execFile);
 const TOKENS = 'cli-token-a:project-a:monasca-user,cli-token-b:project-b:monasca-user';
 
-async function monasca(endpoint: string, token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('monasca', ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${endpoint}/v2.0`, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number | string; stdout?: string; stderr?: string; message: string };
-    if (e.code === 'ENOENT') throw new Error('the monasca CLI is not installed: apt-get install -y python3-monascaclient (scripts/system-deps.sh does this)');
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message };
-  }
-}
 
 describe.each([
   ['the embedded store (SQLite)', 'sqlite'],
