@@ -30,7 +30,7 @@ describe('loadAlertingRules', () => {
         webhooks: [],
       },
     ]);
-    expect(rules.evaluation).toEqual({ interval_ms: 1000, delay_ms: 10_000, definitions_poll_ms: 2000, catch_up_timeout_ms: 30_000, max_alarms: 1_000_000, max_metrics_per_alarm: 100, max_pending_transitions: 10_000 });
+    expect(rules.evaluation).toEqual({ interval_ms: 1000, delay_ms: 10_000, definitions_poll_ms: 2000, catch_up_timeout_ms: 30_000, checkpoint_interval_ms: 5000, max_alarms: 1_000_000, max_metrics_per_alarm: 100, max_pending_transitions: 10_000 });
     expect(rules.store).toEqual({ kind: 'sqlite', sqlite_path: './data/alarms.db', postgres_url: '' });
     expect(rules.notification.periods_seconds).toEqual([0, 60]);
     expect(rules.notification.http.allow_private_addresses).toBe(false);

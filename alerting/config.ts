@@ -73,6 +73,7 @@ export const EvaluationSettingsSchema = section(
     delay_ms: Type.Integer({ minimum: 0, default: 10_000, description: 'how long a closed slot waits for late measurements before it is decided' }),
     definitions_poll_ms: Type.Integer({ minimum: 1, default: 2_000, description: 'how often the store is asked whether definitions changed' }),
     catch_up_timeout_ms: Type.Integer({ minimum: 0, default: 30_000, description: 'a newly assigned partition is decided once the consumer caught up with it, or after this' }),
+    checkpoint_interval_ms: Type.Integer({ minimum: 0, default: 5_000, description: 'how often windows and offsets are written to the store (0: after every batch); transitions are written at once' }),
     max_alarms: Type.Integer({ minimum: 1, default: 1_000_000, description: 'match_by can fan out; alarms past this are not created' }),
     max_metrics_per_alarm: Type.Integer({ minimum: 1, default: 100, description: 'metric definitions listed on an alarm' }),
     max_pending_transitions: Type.Integer({ minimum: 1, default: 10_000, description: 'recorded transitions waiting for the bus; drop-oldest when full' }),

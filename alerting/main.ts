@@ -50,6 +50,7 @@ export async function startAlerting(deps: AlertingDeps): Promise<RunningAlerting
       delayMs: evaluation.delay_ms,
       definitionsPollMs: evaluation.definitions_poll_ms,
       catchUpTimeoutMs: evaluation.catch_up_timeout_ms,
+      checkpointIntervalMs: evaluation.checkpoint_interval_ms,
       maxAlarms: evaluation.max_alarms,
       maxMetricsPerAlarm: evaluation.max_metrics_per_alarm,
       maxPendingTransitions: evaluation.max_pending_transitions,

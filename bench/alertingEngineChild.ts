@@ -75,6 +75,7 @@ const ENGINE_OPTIONS: AlarmEngineOptions = {
   delayMs: 10_000,
   definitionsPollMs: 2_000,
   catchUpTimeoutMs: 30_000,
+  checkpointIntervalMs: 5_000,
   maxAlarms: 1_000_000,
   maxMetricsPerAlarm: 100,
   maxPendingTransitions: 10_000,

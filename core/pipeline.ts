@@ -59,9 +59,11 @@ export interface ConsumedMessage {
 
 /**
  * What a batch handler tells the consumer: `commit` moves the offset past the batch;
- * `retry` leaves it where it was, so the batch comes again after `delayMs`.
+ * `retry` leaves it where it was, so the batch comes again after `delayMs`; `seek` reads
+ * the partition again from `offset` (a handler that keeps its own offsets with its state,
+ * as the alert engine does, and was handed a batch past them).
  */
-export type BatchVerdict = { readonly kind: 'commit' } | { readonly kind: 'retry'; readonly delayMs: number };
+export type BatchVerdict = { readonly kind: 'commit' } | { readonly kind: 'retry'; readonly delayMs: number } | { readonly kind: 'seek'; readonly offset: string };
 
 /** Told, on every group join, which partitions of each topic this member now owns. */
 export type AssignmentListener = (assignment: ReadonlyMap<string, readonly number[]>) => void;

@@ -34,7 +34,7 @@ async function newStore(): Promise<AlarmStore> {
   return store;
 }
 
-function engine(store: AlarmStore, counters = new Counters()) {
+function engine(store: AlarmStore, counters = new Counters(), checkpointIntervalMs = 0) {
   const consumer = new ScriptedConsumer();
   const producer = new RecordingProducer();
   const alarmEngine = new AlarmEngine({
@@ -45,7 +45,7 @@ function engine(store: AlarmStore, counters = new Counters()) {
     now: () => clockMs,
     logger: pino({ level: 'silent' }),
     // Timers far away: the test evaluates by hand.
-    options: { tickMs: 1e9, delayMs: 0, definitionsPollMs: 1e9, catchUpTimeoutMs: 600_000, maxAlarms: 1000, maxMetricsPerAlarm: 10, maxPendingTransitions: 100 },
+    options: { tickMs: 1e9, delayMs: 0, definitionsPollMs: 1e9, catchUpTimeoutMs: 600_000, checkpointIntervalMs, maxAlarms: 1000, maxMetricsPerAlarm: 10, maxPendingTransitions: 100 },
   });
   return { alarmEngine, consumer, producer, counters };
 }
@@ -119,6 +119,35 @@ describe('AlarmEngine', () => {
     // 3 measurements, not 5: count > 2 breaches with the value 3.
     expect(transition?.record.subAlarms[0]?.currentValues).toEqual([3]);
     expect(transition?.record.newState).toBe('ALARM');
+    await Promise.all([first.alarmEngine.stop(), second.alarmEngine.stop()]);
+  });
+
+  it('with periodic checkpoints, a successor handed batches past the stored offset seeks back to it and counts each measurement once', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('busy', 'count(req) > 3'), clockMs);
+    const one = { name: 'req', host: 'h1', value: 1 };
+    const first = engine(store, new Counters(), 60_000);
+    await first.alarmEngine.start();
+    first.consumer.assign(TOPICS.metrics, [0]);
+    // The partition's first batch is stored at once (there is no offset to come back to yet)…
+    await first.consumer.deliver(batch(0, [one, one], { offsets: [10, 11] }));
+    // …the next only at the checkpoint, which never comes: the replica dies with it in memory, committed in Kafka.
+    expect(await first.consumer.deliver(batch(0, [one, one], { offsets: [12, 13] }))).toEqual({ kind: 'commit' });
+
+    const counters = new Counters();
+    const second = engine(store, counters, 60_000);
+    await second.alarmEngine.start();
+    second.consumer.assign(TOPICS.metrics, [0]);
+    // Kafka hands the successor what follows its committed offset; the store says 12.
+    expect(await second.consumer.deliver(batch(0, [one], { offsets: [14] }))).toEqual({ kind: 'seek', offset: '12' });
+    expect(counters.total(ENGINE_COUNTERS.seeks)).toBe(1);
+    await second.consumer.deliver(batch(0, [one, one, one], { offsets: [12, 13, 14] }));
+    await second.alarmEngine.checkpointNow();
+    clockMs = T0 + 60_000;
+    const [transition] = await second.alarmEngine.evaluateNow();
+    // 2 stored + 3 read again = 5, each once.
+    expect(transition?.record.subAlarms[0]?.currentValues).toEqual([5]);
     await Promise.all([first.alarmEngine.stop(), second.alarmEngine.stop()]);
   });
 

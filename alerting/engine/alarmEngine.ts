@@ -7,7 +7,7 @@ import type { BatchVerdict, BusConsumer, BusMessage, BusProducer, ConsumedBatch 
 import { BoundedQueue } from '../../core/boundedQueue.js';
 import { unframe } from '../../bus/wire.js';
 import { AlarmEvaluator, type EvaluatedTransition } from '../evaluation/alarmEvaluator.js';
-import type { AlarmStore, DeliveryRecord } from '../store/alarmStore.js';
+import type { AlarmRecord, AlarmStore, NewDelivery } from '../store/alarmStore.js';
 import { transitionRecordMessage } from './transitionMessage.js';
 
 /**
@@ -38,6 +38,8 @@ export interface AlarmEngineOptions {
   readonly delayMs: number;
   readonly definitionsPollMs: number;
   readonly catchUpTimeoutMs: number;
+  /** Windows and offsets are written this often (0: after every batch); transitions at once. */
+  readonly checkpointIntervalMs: number;
   readonly maxAlarms: number;
   readonly maxMetricsPerAlarm: number;
   /** Transitions waiting for the bus; drop-oldest when full (they are in the store already). */
@@ -62,13 +64,16 @@ export const ENGINE_COUNTERS = {
   transitionsSkipped: 'kansoku_alerting_transitions_skipped_total',
   transitionsNotPublished: 'kansoku_alerting_transitions_not_published_total',
   checkpointErrors: 'kansoku_alerting_checkpoint_errors_total',
+  seeks: 'kansoku_alerting_seeks_total',
   evaluationErrors: 'kansoku_alerting_evaluation_errors_total',
   definitionReloads: 'kansoku_alerting_definition_reloads_total',
 } as const;
 
 interface PartitionStatus {
-  /** Messages below this offset are already in the store's windows. */
-  readonly storedOffset: bigint;
+  /** The next offset this replica reads: the store's at load, then past each batch. Null: the store has none yet. */
+  position: bigint | null;
+  /** Whether the store holds an offset for the partition. */
+  stored: boolean;
   /** Alarms are decided only once the consumer caught up (or the deadline passed). */
   live: boolean;
   readonly assignedAtMs: number;
@@ -77,6 +82,9 @@ interface PartitionStatus {
 export class AlarmEngine {
   readonly evaluator: AlarmEvaluator;
   private readonly partitions = new Map<number, PartitionStatus>();
+  /** Next offsets read past what the store holds, per partition; written by the next checkpoint. */
+  private readonly unstoredOffsets = new Map<number, string>();
+  private checkpointTimer: NodeJS.Timeout | undefined;
   private assigned: ReadonlySet<number> | undefined;
   private readonly outbox: BoundedQueue<BusMessage>;
   /** One store write at a time: ingest checkpoints and evaluations must not interleave. */
@@ -101,6 +109,7 @@ export class AlarmEngine {
     counters.describe(ENGINE_COUNTERS.transitions, 'Alarm state transitions recorded, by new state.');
     counters.describe(ENGINE_COUNTERS.transitionsSkipped, 'Transitions not recorded because the stored state had moved (another replica or the API).');
     counters.describe(ENGINE_COUNTERS.transitionsNotPublished, 'Recorded transitions never published to the transitions topic.');
+    counters.describe(ENGINE_COUNTERS.seeks, 'Batches handed over past the stored offset (after a takeover); the partition was read again from it.');
     counters.describe(ENGINE_COUNTERS.checkpointErrors, 'Store writes that failed; the batch or evaluation is retried.');
     counters.describe(ENGINE_COUNTERS.evaluationErrors, 'Evaluations that failed with a bug; the next tick runs again.');
     counters.describe(ENGINE_COUNTERS.definitionReloads, 'Times the definitions were re-read after the store revision moved.');
@@ -114,6 +123,7 @@ export class AlarmEngine {
     });
     this.scheduleTick();
     this.schedulePoll();
+    this.scheduleCheckpoint();
     this.deps.logger?.info({ definitions: this.evaluator.definitionCount, tickMs: this.deps.options.tickMs }, 'alert engine started');
   }
 
@@ -137,8 +147,11 @@ export class AlarmEngine {
     this.stopping = true;
     clearTimeout(this.tickTimer);
     clearTimeout(this.pollTimer);
+    clearTimeout(this.checkpointTimer);
     await this.deps.consumer.stop();
     await this.chain.catch(() => undefined);
+    // What was read since the last checkpoint, so a successor need not read it again.
+    await this.serially(() => this.checkpoint([], this.deps.now())).catch(() => undefined);
     await this.publishOutbox();
     const left = this.outbox.length;
     this.outbox.remove(left);
@@ -156,7 +169,10 @@ export class AlarmEngine {
     const keep = new Set(partitions);
     this.assigned = keep;
     this.evaluator.dropPartitions((p) => keep.has(p));
+    // What was read of a revoked partition since its last checkpoint is dropped, not written: its
+    // new owner may already have written newer state, and it reads the rest again from the store's offset.
     for (const p of [...this.partitions.keys()]) if (!keep.has(p)) this.partitions.delete(p);
+    for (const p of [...this.unstoredOffsets.keys()]) if (!keep.has(p)) this.unstoredOffsets.delete(p);
     for (const p of partitions) await this.load(p);
     this.deps.logger?.info({ partitions }, 'alert engine assigned partitions');
   }
@@ -167,7 +183,7 @@ export class AlarmEngine {
     const state = await this.deps.store.loadPartition(partition);
     const nowMs = this.deps.now();
     this.evaluator.restore(state.alarms, nowMs);
-    const status: PartitionStatus = { storedOffset: state.offset === null ? -1n : BigInt(state.offset), live: false, assignedAtMs: nowMs };
+    const status: PartitionStatus = { position: state.offset === null ? null : BigInt(state.offset), stored: state.offset !== null, live: false, assignedAtMs: nowMs };
     this.partitions.set(partition, status);
     return status;
   }
@@ -179,13 +195,19 @@ export class AlarmEngine {
         return { kind: 'retry', delayMs: 1000 } as const;
       }
       const status = await this.load(batch.partition);
+      const first = batch.messages[0];
+      if (first !== undefined && status.position !== null && BigInt(first.offset) > status.position) {
+        // Kafka's committed offset ran ahead of the store's (checkpoints are periodic): read from the store's.
+        this.deps.counters.add(ENGINE_COUNTERS.seeks);
+        return { kind: 'seek', offset: status.position.toString() } as const;
+      }
       const nowMs = this.deps.now();
       let measurements = 0;
       let redelivered = 0;
       let lastOffset: string | undefined;
       for (const message of batch.messages) {
         lastOffset = message.offset;
-        if (BigInt(message.offset) < status.storedOffset) {
+        if (status.position !== null && BigInt(message.offset) < status.position) {
           redelivered++;
           continue;
         }
@@ -204,7 +226,13 @@ export class AlarmEngine {
       if (redelivered > 0) this.deps.counters.add(ENGINE_COUNTERS.redelivered, {}, redelivered);
       if (batch.lag === 0 || nowMs - status.assignedAtMs >= this.deps.options.catchUpTimeoutMs) status.live = true;
       if (lastOffset === undefined) return { kind: 'commit' } as const;
-      const recorded = await this.record(new Map([[batch.partition, (BigInt(lastOffset) + 1n).toString()]]), this.evaluator.takePending(), nowMs);
+      status.position = BigInt(lastOffset) + 1n;
+      this.unstoredOffsets.set(batch.partition, status.position.toString());
+      const pending = this.evaluator.takePending();
+      // At once: when checkpoints are per batch, for a partition the store has no offset of
+      // yet (there is nothing to seek back to), and for transitions a backlog made.
+      if (this.deps.options.checkpointIntervalMs > 0 && status.stored && pending.length === 0) return { kind: 'commit' } as const;
+      const recorded = await this.checkpoint(pending, nowMs);
       // The windows hold the batch but the store does not: the retry starts again from the store.
       return recorded ? ({ kind: 'commit' } as const) : ({ kind: 'retry', delayMs: 1000 } as const);
     });
@@ -223,16 +251,32 @@ export class AlarmEngine {
       }
     }
     const transitions = this.evaluator.evaluate(nowMs, (partition) => this.partitions.get(partition)?.live === true);
-    return (await this.record(new Map(), transitions, nowMs)) ?? [];
+    if (transitions.length === 0) return [];
+    // Only the transitions and the rows they need: windows and offsets go with the next checkpoint.
+    return (await this.record({ offsets: new Map(), alarms: this.evaluator.unstoredRows(transitions) }, transitions, nowMs)) ?? [];
+  }
+
+  /** Everything not yet in the store: offsets read, changed alarms with their windows, and `transitions`. */
+  private async checkpoint(transitions: readonly EvaluatedTransition[], nowMs: number): Promise<EvaluatedTransition[] | null> {
+    const offsets = new Map(this.unstoredOffsets);
+    const recorded = await this.record({ offsets, alarms: this.evaluator.takeChanged() }, transitions, nowMs);
+    if (recorded === null) return null;
+    for (const [partition, offset] of offsets) {
+      if (this.unstoredOffsets.get(partition) === offset) this.unstoredOffsets.delete(partition);
+      const status = this.partitions.get(partition);
+      if (status) status.stored = true;
+    }
+    return recorded;
   }
 
   /**
-   * One store transaction for offsets, changed alarms, transitions and their
-   * notifications; then the transitions that applied go to the bus. Null when the store
-   * failed: the evaluator is ahead of the store, so the partitions are reloaded from it.
+   * One store transaction for offsets, alarms, transitions and their notifications; then
+   * the transitions that applied go to the bus. Null when the store failed: the evaluator
+   * is ahead of the store, so the partitions are reloaded from it (and their batches
+   * sought back to the stored offsets).
    */
-  private async record(offsets: ReadonlyMap<number, string>, transitions: readonly EvaluatedTransition[], nowMs: number): Promise<EvaluatedTransition[] | null> {
-    const alarms = this.evaluator.takeChanged();
+  private async record(rows: { offsets: ReadonlyMap<number, string>; alarms: readonly AlarmRecord[] }, transitions: readonly EvaluatedTransition[], nowMs: number): Promise<EvaluatedTransition[] | null> {
+    const { offsets, alarms } = rows;
     if (offsets.size === 0 && transitions.length === 0 && alarms.length === 0) return [];
     const deliveries = transitions.flatMap((t) => deliveriesFor(t, nowMs));
     let skipped: ReadonlySet<string>;
@@ -242,6 +286,7 @@ export class AlarmEngine {
     } catch (error) {
       this.deps.counters.add(ENGINE_COUNTERS.checkpointErrors);
       this.deps.logger?.error({ err: error }, 'alarm state could not be stored; reloading the partitions from the store');
+      this.unstoredOffsets.clear();
       for (const p of [...this.partitions.keys()]) this.forget(p);
       if (this.assigned) for (const p of this.assigned) await this.load(p).catch(() => undefined);
       return null;
@@ -285,6 +330,24 @@ export class AlarmEngine {
     this.deps.counters.add(ENGINE_COUNTERS.definitionReloads);
   }
 
+  private scheduleCheckpoint(): void {
+    const intervalMs = this.deps.options.checkpointIntervalMs;
+    if (this.stopping || intervalMs === 0) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.serially(() => this.checkpoint([], this.deps.now()))
+        .catch((error: unknown) => this.deps.logger?.error({ err: error }, 'alarm checkpoint failed'))
+        .finally(() => this.scheduleCheckpoint());
+    }, intervalMs);
+    this.checkpointTimer.unref();
+  }
+
+  /** Writes what is not yet in the store now, out of the timer's turn (tests). */
+  checkpointNow(): Promise<void> {
+    return this.serially(async () => {
+      await this.checkpoint([], this.deps.now());
+    });
+  }
+
   private scheduleTick(): void {
     if (this.stopping) return;
     this.tickTimer = setTimeout(() => {
@@ -310,7 +373,7 @@ export class AlarmEngine {
 }
 
 /** One delivery per action of the new state's list, when the definition's actions are enabled. */
-function deliveriesFor(transition: EvaluatedTransition, nowMs: number): DeliveryRecord[] {
+function deliveriesFor(transition: EvaluatedTransition, nowMs: number): NewDelivery[] {
   const { definition, record } = transition;
   if (!definition.actionsEnabled) return [];
   const actions = record.newState === 'ALARM' ? definition.alarmActions : record.newState === 'OK' ? definition.okActions : definition.undeterminedActions;

@@ -59,7 +59,8 @@ export interface LiveAlarm {
   stateUpdatedAtMs: number;
   readonly createdAtMs: number;
   updatedAtMs: number;
-  changed: boolean;
+  /** Whether the store has a row for it (written by a checkpoint). */
+  stored: boolean;
   /** Monasca creates an alarm only once every sub-expression has seen a metric; until then it fills its windows quietly. */
   complete: boolean;
   /** Its state was set from outside (the API, another replica): the next evaluation checks it against the data. */
@@ -78,6 +79,8 @@ export class AlarmEvaluator {
   private readonly targets = new Map<string, Map<string, Target[]>>();
   private definitions = new Map<string, CompiledDefinition>();
   private readonly alarms = new Map<string, LiveAlarm>();
+  /** Alarms to write at the next checkpoint: a set, so a checkpoint costs what changed, not every alarm. */
+  private readonly changed = new Set<LiveAlarm>();
   /** Transitions decided while ingesting (catching up on a backlog), handed out by the next `evaluate`. */
   private pending: EvaluatedTransition[] = [];
 
@@ -168,7 +171,7 @@ export class AlarmEvaluator {
         stateUpdatedAtMs: record.stateUpdatedAtMs,
         createdAtMs: record.createdAtMs,
         updatedAtMs: record.updatedAtMs,
-        changed: false,
+        stored: true,
         complete: true,
         recheck: false,
       });
@@ -203,7 +206,7 @@ export class AlarmEvaluator {
       else if (result === 'too_new') this.counters.add(EVALUATOR_COUNTERS.tooNew);
       else {
         fed++;
-        alarm.changed = true;
+        this.changed.add(alarm);
         this.listMetric(alarm, metric);
         if (!alarm.complete) alarm.complete = alarm.subAlarms.every((s) => Number.isFinite(s.lastDataMs));
       }
@@ -249,7 +252,7 @@ export class AlarmEvaluator {
   /** The alarm's state from its sub-alarms at `atMs`; a transition if it changed. */
   private settle(alarm: LiveAlarm, atMs: number, out: EvaluatedTransition[]): void {
     alarm.recheck = false;
-    alarm.changed = true;
+    this.changed.add(alarm);
     const state = combineStates(
       alarm.definition.tree,
       alarm.subAlarms.map((s) => s.state),
@@ -267,12 +270,31 @@ export class AlarmEvaluator {
   /** Alarms created or changed since the last call, as store records; clears the marks. */
   takeChanged(): AlarmRecord[] {
     const records: AlarmRecord[] = [];
-    for (const alarm of this.alarms.values()) {
-      if (!alarm.changed || !alarm.complete) continue;
-      alarm.changed = false;
-      records.push(toRecord(alarm));
+    for (const alarm of this.changed) {
+      // Not an alarm yet, or forgotten since (its partition went to another replica).
+      if (!alarm.complete || this.alarms.get(alarm.id) !== alarm) continue;
+      this.changed.delete(alarm);
+      alarm.stored = true;
+      records.push(toRecord(alarm, false));
     }
+    for (const alarm of this.changed) if (this.alarms.get(alarm.id) !== alarm) this.changed.delete(alarm);
     return records;
+  }
+
+  /**
+   * Rows for the alarms of `transitions` that the store has never seen, so their
+   * transitions can be recorded before the next checkpoint. Their windows are written
+   * empty: every measurement in them came after the partition's stored offset (the last
+   * checkpoint did not have the alarm), so a replica restoring the row reads them again.
+   */
+  unstoredRows(transitions: readonly EvaluatedTransition[]): AlarmRecord[] {
+    const rows = new Map<string, AlarmRecord>();
+    for (const { alarm } of transitions) if (!alarm.stored && !rows.has(alarm.id)) rows.set(alarm.id, toRecord(alarm, true));
+    return [...rows.values()];
+  }
+
+  get changedCount(): number {
+    return this.changed.size;
   }
 
   /**
@@ -301,7 +323,7 @@ export class AlarmEvaluator {
     alarm.state = state;
     alarm.stateUpdatedAtMs = nowMs;
     alarm.updatedAtMs = nowMs;
-    alarm.changed = true;
+    this.changed.add(alarm);
     const record: AlarmTransitionRecord = {
       id: randomUUID(),
       tenantId: alarm.tenantId,
@@ -332,16 +354,12 @@ export class AlarmEvaluator {
 
   private alarmFor(definition: CompiledDefinition, tenantId: string, dimensions: Readonly<Record<string, string>>, partition: number, nowMs: number): LiveAlarm | undefined {
     const { matchBy: keys } = definition.record;
-    let matchBy: Record<string, string> = EMPTY;
     let idKey = '';
     if (keys.length > 0) {
       // The spec: a metric must have at least one of the match_by dimensions; the alarm is singled out by those it has.
-      matchBy = {};
       for (const key of keys) {
         const value = dimensions[key];
-        if (value === undefined) continue;
-        matchBy[key] = value;
-        idKey += `${key}\u0001${value}\u0000`;
+        if (value !== undefined) idKey += `${key}\u0001${value}\u0000`;
       }
       if (idKey === '') return undefined;
     }
@@ -351,6 +369,15 @@ export class AlarmEvaluator {
     if (this.alarms.size >= this.options.maxAlarms) {
       this.counters.add(EVALUATOR_COUNTERS.alarmsNotCreated);
       return undefined;
+    }
+    // Built only for a new alarm: finding an existing one is the per-measurement path.
+    let matchBy: Record<string, string> = EMPTY;
+    if (keys.length > 0) {
+      matchBy = {};
+      for (const key of keys) {
+        const value = dimensions[key];
+        if (value !== undefined) matchBy[key] = value;
+      }
     }
     const subAlarms = definition.subs.map((sub) => SubAlarm.create(sub, nowMs, this.options.delayMs));
     const alarm: LiveAlarm = {
@@ -367,7 +394,7 @@ export class AlarmEvaluator {
       stateUpdatedAtMs: nowMs,
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
-      changed: true,
+      stored: false,
       complete: false,
       recheck: false,
     };
@@ -386,7 +413,7 @@ export class AlarmEvaluator {
       return moved;
     });
     alarm.definition = definition;
-    alarm.changed = true;
+    this.changed.add(alarm);
   }
 
   private listMetric(alarm: LiveAlarm, metric: Metric): void {
@@ -443,7 +470,7 @@ function stateChangeReason(alarm: LiveAlarm, state: AlarmState): string {
     .join(', ')}`;
 }
 
-function toRecord(alarm: LiveAlarm): AlarmRecord {
+function toRecord(alarm: LiveAlarm, emptyWindows: boolean): AlarmRecord {
   return {
     id: alarm.id,
     tenantId: alarm.tenantId,
@@ -454,7 +481,7 @@ function toRecord(alarm: LiveAlarm): AlarmRecord {
     lifecycleState: alarm.lifecycleState,
     link: alarm.link,
     partition: alarm.partition,
-    subAlarms: alarm.subAlarms.map((s, index) => ({ index, expression: s.expression, state: s.state, window: s.serialize(), currentValues: s.currentValues })),
+    subAlarms: alarm.subAlarms.map((s, index) => ({ index, expression: s.expression, state: s.state, window: s.serialize(emptyWindows), currentValues: s.currentValues })),
     stateUpdatedAtMs: alarm.stateUpdatedAtMs,
     createdAtMs: alarm.createdAtMs,
     updatedAtMs: alarm.updatedAtMs,

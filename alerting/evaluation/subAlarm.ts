@@ -129,9 +129,10 @@ export class SubAlarm {
     return this.sub.deterministic ? 'OK' : 'UNDETERMINED';
   }
 
-  /** The window and the decision clock, for the store; opaque to it. */
-  serialize(): string {
-    return JSON.stringify({ w: this.window.serialize(), l: Number.isFinite(this.lastDataMs) ? this.lastDataMs : null, d: this.decidedEndSlot });
+  /** The window and the decision clock, for the store; opaque to it. `empty`: the decision clock only. */
+  serialize(empty = false): string {
+    const window = empty ? new SlidingWindow(this.periodMs, this.sub.periods, this.window.firstSlot) : this.window;
+    return JSON.stringify({ w: window.serialize(), l: Number.isFinite(this.lastDataMs) ? this.lastDataMs : null, d: this.decidedEndSlot });
   }
 
   /**

@@ -144,6 +144,10 @@ export class KafkaConsumer implements BusConsumer {
       return;
     }
 
+    if (verdict.kind === 'seek') {
+      if (!this.stopSignal.signal.aborted) this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: verdict.offset });
+      return;
+    }
     await this.whileHeartbeating(payload, () => sleep(verdict.delayMs, this.stopSignal.signal));
     if (!this.stopSignal.signal.aborted) {
       // Without this, fetches already under way for this partition would carry on past the batch.

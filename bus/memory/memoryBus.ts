@@ -171,6 +171,9 @@ export class MemoryBus implements Bus {
             const last = slice[slice.length - 1];
             if (last) log.committed.set(groupId, Math.max(log.committed.get(groupId) ?? 0, last.offset + 1));
             log.trim();
+          } else if (verdict.kind === 'seek') {
+            // Back no further than what the log still holds.
+            log.committed.set(groupId, Math.max(log.firstOffset, Number(verdict.offset)));
           } else {
             await sleep(verdict.delayMs, stopping.signal);
           }
