@@ -7,7 +7,6 @@ import type { AlarmState } from '../alarmState.js';
 import { stableId } from '../ids.js';
 import type { AlarmDefinitionRecord, AlarmRecord, AlarmTransitionRecord } from '../store/alarmStore.js';
 import { combineStates, compileDefinition, type CompiledDefinition } from './compiledDefinition.js';
-import { FUTURE_SLOTS } from './slidingWindow.js';
 import { SubAlarm } from './subAlarm.js';
 
 /**
@@ -238,7 +237,7 @@ export class AlarmEvaluator {
    */
   private advance(alarm: LiveAlarm, nowMs: number, out: EvaluatedTransition[]): void {
     const { delayMs } = this.options;
-    for (const sub of alarm.subAlarms) sub.skipTo(nowMs, delayMs, sub.sub.periods + FUTURE_SLOTS);
+    for (const sub of alarm.subAlarms) sub.skipTo(nowMs, delayMs, sub.sub.periods + sub.window.futureSlots);
     for (;;) {
       let next = Number.POSITIVE_INFINITY;
       for (const sub of alarm.subAlarms) next = Math.min(next, sub.nextDecisionMs(delayMs));

@@ -3,7 +3,8 @@ import type { AggregateFunction } from '../expression/alarmExpression.js';
 /**
  * One sub-alarm's sliding window, as monasca-thresh's SlidingWindowStats keeps it: slots
  * one period wide, aligned to multiples of the period since the epoch; `times` slots in
- * view and two more ahead of it for data that arrives before its slot is evaluated.
+ * view and two more ahead of it for data that arrives before its slot is evaluated (more
+ * when the evaluation delay is longer than a period: the slots the delay holds back too).
  *
  * The window starts at `startSlot`: the view is [startSlot, startSlot + times), the two
  * future slots follow. Measurements older than the view are refused ('too_old'), as are
@@ -27,13 +28,23 @@ export class SlidingWindow {
   private slots: Float64Array;
   private startSlot: number;
 
+  /** times + the slots ahead of the view. */
+  private readonly size: number;
+
   constructor(
     readonly periodMs: number,
     readonly times: number,
     startSlot: number,
+    readonly futureSlots = FUTURE_SLOTS,
   ) {
     this.startSlot = startSlot;
-    this.slots = new Float64Array((times + FUTURE_SLOTS) * FIELDS);
+    this.size = times + futureSlots;
+    this.slots = new Float64Array(this.size * FIELDS);
+  }
+
+  /** Slots ahead of the view for an evaluation delay: thresh's two, plus those the delay holds back. */
+  static futureSlotsFor(periodMs: number, delayMs: number): number {
+    return FUTURE_SLOTS + Math.ceil(delayMs / periodMs);
   }
 
   /** The slot a timestamp falls in. */
@@ -48,7 +59,7 @@ export class SlidingWindow {
   add(timestampMs: number, value: number): AddResult {
     const offset = this.slotOf(timestampMs) - this.startSlot;
     if (offset < 0) return 'too_old';
-    if (offset >= this.times + FUTURE_SLOTS) return 'too_new';
+    if (offset >= this.size) return 'too_new';
     const at = offset * FIELDS;
     const s = this.slots;
     const count = s[at + COUNT] as number;
@@ -75,7 +86,7 @@ export class SlidingWindow {
   slideTo(startSlot: number): void {
     const shift = startSlot - this.startSlot;
     if (shift <= 0) return;
-    const size = this.times + FUTURE_SLOTS;
+    const { size } = this;
     if (shift >= size) this.slots.fill(0);
     else {
       this.slots.copyWithin(0, shift * FIELDS);
@@ -92,7 +103,7 @@ export class SlidingWindow {
     const out: number[] = [];
     for (let i = 0; i < count; i++) {
       const offset = fromSlot + i - this.startSlot;
-      out.push(offset < 0 || offset >= this.times + FUTURE_SLOTS ? Number.NaN : this.slotValue(fn, offset * FIELDS));
+      out.push(offset < 0 || offset >= this.size ? Number.NaN : this.slotValue(fn, offset * FIELDS));
     }
     return out;
   }
@@ -126,15 +137,15 @@ export class SlidingWindow {
   /** Compact text for the store: the start slot and the non-empty slots only. */
   serialize(): string {
     const filled: number[][] = [];
-    for (let i = 0; i < this.times + FUTURE_SLOTS; i++) {
+    for (let i = 0; i < this.size; i++) {
       const at = i * FIELDS;
       if ((this.slots[at + COUNT] as number) > 0) filled.push([i, ...this.slots.subarray(at, at + FIELDS)]);
     }
-    return JSON.stringify({ p: this.periodMs, t: this.times, s: this.startSlot, f: filled });
+    return JSON.stringify({ p: this.periodMs, t: this.times, x: this.futureSlots, s: this.startSlot, f: filled });
   }
 
   /** A window from `serialize`, or null when the text is not one of this shape (the caller starts afresh). */
-  static deserialize(text: string, periodMs: number, times: number): SlidingWindow | null {
+  static deserialize(text: string, periodMs: number, times: number, futureSlots = FUTURE_SLOTS): SlidingWindow | null {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -142,15 +153,17 @@ export class SlidingWindow {
       return null;
     }
     if (typeof parsed !== 'object' || parsed === null) return null;
-    const { p, t, s, f } = parsed as { p?: unknown; t?: unknown; s?: unknown; f?: unknown };
+    const { p, t, x, s, f } = parsed as { p?: unknown; t?: unknown; x?: unknown; s?: unknown; f?: unknown };
     // A window kept for another period or times (the definition changed) does not carry over.
     if (p !== periodMs || t !== times || typeof s !== 'number' || !Array.isArray(f)) return null;
-    const window = new SlidingWindow(periodMs, times, s);
+    // Kept with fewer or more slots ahead (another delay): its slots still fit where they fall.
+    const window = new SlidingWindow(periodMs, times, s, futureSlots);
+    const storedSize = times + (typeof x === 'number' ? x : FUTURE_SLOTS);
     for (const row of f) {
       if (!Array.isArray(row) || row.length !== FIELDS + 1 || !row.every((n) => typeof n === 'number')) return null;
       const [index, ...fields] = row;
-      if (index === undefined || index < 0 || index >= times + FUTURE_SLOTS) return null;
-      window.slots.set(fields, index * FIELDS);
+      if (index === undefined || index < 0 || index >= storedSize) return null;
+      if (index < window.size) window.slots.set(fields, index * FIELDS);
     }
     return window;
   }

@@ -52,7 +52,7 @@ export class SubAlarm {
   static create(sub: SubExpression, nowMs: number, delayMs: number): SubAlarm {
     const periodMs = sub.periodSeconds * 1000;
     const endSlot = Math.floor((nowMs - delayMs) / periodMs);
-    const window = new SlidingWindow(periodMs, sub.periods, endSlot - sub.periods);
+    const window = new SlidingWindow(periodMs, sub.periods, endSlot - sub.periods, SlidingWindow.futureSlotsFor(periodMs, delayMs));
     return new SubAlarm(sub, sub.deterministic ? 'OK' : 'UNDETERMINED', window, Number.NEGATIVE_INFINITY, endSlot);
   }
 
@@ -131,7 +131,7 @@ export class SubAlarm {
 
   /** The window and the decision clock, for the store; opaque to it. `empty`: the decision clock only. */
   serialize(empty = false): string {
-    const window = empty ? new SlidingWindow(this.periodMs, this.sub.periods, this.window.firstSlot) : this.window;
+    const window = empty ? new SlidingWindow(this.periodMs, this.sub.periods, this.window.firstSlot, this.window.futureSlots) : this.window;
     return JSON.stringify({ w: window.serialize(), l: Number.isFinite(this.lastDataMs) ? this.lastDataMs : null, d: this.decidedEndSlot });
   }
 
@@ -148,7 +148,7 @@ export class SubAlarm {
     } catch {
       return fresh;
     }
-    const window = typeof parsed.w === 'string' ? SlidingWindow.deserialize(parsed.w, fresh.periodMs, sub.periods) : null;
+    const window = typeof parsed.w === 'string' ? SlidingWindow.deserialize(parsed.w, fresh.periodMs, sub.periods, fresh.window.futureSlots) : null;
     if (!window || typeof parsed.d !== 'number') return new SubAlarm(sub, state, fresh.window, fresh.lastDataMs, fresh.decidedEndSlot);
     const lastDataMs = typeof parsed.l === 'number' ? parsed.l : Number.NEGATIVE_INFINITY;
     return new SubAlarm(sub, state, window, lastDataMs, parsed.d);
