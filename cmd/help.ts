@@ -50,14 +50,17 @@ Serves the tenant API: Monasca v2.0 metrics and logs, and log search.
 ${COMMON}`,
   alerting: `Usage: kansoku alerting [--config FILE]
 
-Consumes the bus topic 'metrics' (consumer group alerting.group_id), evaluates the alarm
-definitions in alerting.definitions, publishes state transitions on
-'alarm-state-transitions' and calls the definitions' webhooks.
+Consumes the bus topic 'metrics' (consumer group alerting.group_id; replicas split its
+partitions), evaluates the alarm definitions of the alarm store (alerting.store: SQLite, or
+PostgreSQL for replicas; alerting.alarm_definitions are stored there at start-up), records
+transitions and publishes them on 'alarm-state-transitions', and sends the notifications
+of the definitions' actions (WEBHOOK, EMAIL, SLACK, PAGERDUTY) from the store's outbox.
 ${COMMON}`,
   'all-in-one': `Usage: kansoku all-in-one [--port N] [--config FILE]
 
 Runs agent, server and alerting in one process on the in-process bus and the embedded
-SQLite store (server.sqlite.path, default ./data/kansoku.db). Without a kubelet it measures
+SQLite stores (server.sqlite.path, default ./data/kansoku.db; alarms in
+alerting.store.sqlite_path, default ./data/alarms.db). Without a kubelet it measures
 this machine's cgroups as tenant 'local'. Prints the API address and a token.
 
   --port N             the tenant API's port (default 8070)
