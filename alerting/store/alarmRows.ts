@@ -225,14 +225,6 @@ export function placeholders(count: number): string {
   return Array.from({ length: count }, () => '?').join(', ');
 }
 
-/** `col = excluded.col` for every column but the key: an upsert that replaces the row whole. */
-export function replaceOnConflict(columns: string, key = 'id'): string {
-  return columns
-    .split(', ')
-    .filter((column) => column !== key)
-    .map((column) => `${column} = excluded.${column}`)
-    .join(', ');
-}
 
 export function columnCount(columns: string): number {
   return columns.split(', ').length;

@@ -478,6 +478,20 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
         expect(partition.alarms.map((a) => a.id)).toEqual([contested.id, fresh.id]);
       });
 
+      it("never undoes with an engine's write what the API set: state, lifecycle_state and link stay; windows and metrics move", async () => {
+        const definition = await store.createDefinition(exampleDefinition(A), T0);
+        const alarm = exampleAlarm(A, 'api-owned', definition.id, { state: 'ALARM' });
+        await store.checkpoint(checkpointOf({ alarms: [alarm] }));
+        await store.patchAlarm(A, alarm.id, { state: 'OK', lifecycleState: 'ACKNOWLEDGED', link: 'https://tickets.example/1' }, T0 + 500, exampleTransition(alarm, 'tr-api', 'ALARM', 'OK', T0 + 500));
+        // The engine's memory still says ALARM, with no lifecycle or link; its checkpoint carries new windows.
+        const windows = alarm.subAlarms.map((sub) => ({ ...sub, window: '{"moved":true}' }));
+        await store.checkpoint(checkpointOf({ alarms: [{ ...alarm, subAlarms: windows, metrics: [{ name: 'cpu', dimensions: { hostname: 'h9' } }], updatedAtMs: T0 + 900 }] }));
+        const stored = await store.getAlarm(A, alarm.id);
+        expect(stored).toMatchObject({ state: 'OK', lifecycleState: 'ACKNOWLEDGED', link: 'https://tickets.example/1', stateUpdatedAtMs: T0 + 500, updatedAtMs: T0 + 900 });
+        expect(stored?.subAlarms).toEqual(windows);
+        expect(stored?.metrics).toEqual([{ name: 'cpu', dimensions: { hostname: 'h9' } }]);
+      });
+
       it('applies the transitions of an alarm the same checkpoint creates', async () => {
         const definition = await store.createDefinition(exampleDefinition(A), T0);
         const created = exampleAlarm(A, 'new-alarm', definition.id, { state: 'ALARM' });

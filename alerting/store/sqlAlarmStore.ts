@@ -40,7 +40,6 @@ import {
   methodParams,
   numberOf,
   placeholders,
-  replaceOnConflict,
   transitionFromRow,
   transitionParams,
   type Row,
@@ -167,7 +166,13 @@ function alarmWhere(query: AlarmFilter): { sql: string; params: SqlValue[] } {
 }
 
 const INSERT_DEFINITION = `INSERT INTO alarm_definitions (${DEFINITION_COLUMNS}) VALUES (${placeholders(columnCount(DEFINITION_COLUMNS))})`;
-const UPSERT_ALARM = `INSERT INTO alarms (${ALARM_COLUMNS}) VALUES (${placeholders(columnCount(ALARM_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET ${replaceOnConflict(ALARM_COLUMNS)}`;
+/**
+ * The engine's write of an alarm: whole when new; when stored, only what the engine owns
+ * (metrics, sub-alarms and their windows). State changes only by a transition's
+ * compare-and-set, and lifecycle_state and link only through the API, so a checkpoint
+ * from the engine's memory never undoes either (nor touches the indexed columns).
+ */
+const UPSERT_ALARM = `INSERT INTO alarms (${ALARM_COLUMNS}) VALUES (${placeholders(columnCount(ALARM_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET metrics = excluded.metrics, sub_alarms = excluded.sub_alarms, updated_at_ms = excluded.updated_at_ms`;
 const INSERT_TRANSITION = `INSERT INTO alarm_history (${TRANSITION_COLUMNS}) VALUES (${placeholders(columnCount(TRANSITION_COLUMNS))}) ON CONFLICT (id) DO NOTHING`;
 const INSERT_METHOD = `INSERT INTO notification_methods (${METHOD_COLUMNS}) VALUES (${placeholders(columnCount(METHOD_COLUMNS))})`;
 const INSERT_DELIVERY = `INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES (${placeholders(columnCount(DELIVERY_COLUMNS))}) ON CONFLICT (id) DO NOTHING`;
