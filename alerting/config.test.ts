@@ -36,6 +36,12 @@ describe('loadAlertingRules', () => {
     expect(rules.notification.http.allow_private_addresses).toBe(false);
   });
 
+  it('still starts from a v0 file: its webhook section, max_points_per_window and undetermined_after_periods are read and ignored', () => {
+    const rules = load({ alarm_definitions: [{ ...minimal, undetermined_after_periods: 3 }], webhook: { timeout_ms: 5000, max_attempts: 5 }, evaluation: { interval_ms: 10_000, max_points_per_window: 10_000 } });
+    expect(rules.definitions[0]?.expression).toBe('avg(cpu.percent, 60) > 90.0');
+    expect(rules.evaluation.interval_ms).toBe(10_000);
+  });
+
   it('takes a Monasca expression as it is', () => {
     const expression = 'avg(cpu{service=web}) > 80 times 3 or max(mem, deterministic, 120) >= 99';
     expect(load({ alarm_definitions: [{ name: 'x', tenant_id: 'acme', expression }] }).definitions[0]?.expression).toBe(expression);

@@ -54,9 +54,13 @@ export const AlarmDefinitionSchema = Type.Object(
     severity: literals(SEVERITIES, { default: 'LOW', description: "Monasca's alarm severity" }),
     match_by: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'one alarm per distinct value of these dimensions' }),
     webhooks: Type.Array(Type.String({ pattern: '^https?://' }), { default: [], description: 'URLs every transition of this definition is POSTed to (signed WEBHOOK methods)' }),
+    undetermined_after_periods: Type.Optional(Type.Integer({ minimum: 1, description: "accepted from v0 files and ignored: Monasca's rule applies, UNDETERMINED after period × times × 2 without data" })),
   },
   { additionalProperties: false },
 );
+
+/** v0's `webhook` section, still read so that a file written for it starts; its settings moved to `notification`. */
+const LegacyWebhookSchema = Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "accepted from v0 files and ignored: see notification.http and notification.retry" }));
 
 export const AlarmStoreSettingsSchema = section(
   {
@@ -77,6 +81,7 @@ export const EvaluationSettingsSchema = section(
     max_alarms: Type.Integer({ minimum: 1, default: 1_000_000, description: 'match_by can fan out; alarms past this are not created' }),
     max_metrics_per_alarm: Type.Integer({ minimum: 1, default: 100, description: 'metric definitions listed on an alarm' }),
     max_pending_transitions: Type.Integer({ minimum: 1, default: 10_000, description: 'recorded transitions waiting for the bus; drop-oldest when full' }),
+    max_points_per_window: Type.Optional(Type.Integer({ minimum: 1, description: 'accepted from v0 files and ignored: windows keep one aggregate per slot' })),
   },
   'alarm evaluation',
 );
@@ -87,6 +92,7 @@ export const AlertingRulesSchema = Type.Object(
     store: AlarmStoreSettingsSchema,
     evaluation: EvaluationSettingsSchema,
     notification: NotificationSectionSchema,
+    webhook: LegacyWebhookSchema,
   },
   { additionalProperties: false },
 );
@@ -100,6 +106,7 @@ export const AlertingSectionSchema = section(
     store: AlarmStoreSettingsSchema,
     evaluation: EvaluationSettingsSchema,
     notification: NotificationSectionSchema,
+    webhook: LegacyWebhookSchema,
   },
   'the alert engine',
 );
