@@ -6,6 +6,7 @@ import { checkDimensions, checkMetricName } from '../core/validation.js';
 import { formatMetric, formatThreshold } from './expression/alarmExpression.js';
 import { parseAlarmExpression } from './expression/parseAlarmExpression.js';
 import { NotificationSectionSchema, type NotificationSection } from './notify/config.js';
+import { SEVERITIES, type Severity } from './store/alarmStore.js';
 import { stableId } from './ids.js';
 
 /**
@@ -36,8 +37,6 @@ const NORMALISED_OPERATOR: Readonly<Record<(typeof OPERATOR_SPELLINGS)[number], 
 export const FUNCTIONS = ['last', 'avg', 'min', 'max', 'sum', 'count'] as const;
 export type AlarmFunction = (typeof FUNCTIONS)[number];
 
-export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
-export type Severity = (typeof SEVERITIES)[number];
 
 export const AlarmDefinitionSchema = Type.Object(
   {

@@ -1,6 +1,8 @@
 import { TOPICS } from '../core/envelope.js';
 import { fail, ok, type Checked } from '../core/outcome.js';
+import type { BusMessage } from '../core/pipeline.js';
 import type { MetricDefinition } from '../core/query.js';
+import type { EvaluatedTransition } from './evaluation/alarmEvaluator.js';
 import { isAlarmState, type AlarmState } from './alarmState.js';
 
 /**
@@ -42,6 +44,50 @@ export interface AlarmTransitionedEvent {
     /** Milliseconds since the epoch, as monasca-thresh writes it. */
     readonly timestamp: number;
   };
+}
+
+/**
+ * A recorded transition on the bus in Monasca's own `alarm-transitioned` event
+ * (monasca-common's AlarmStateTransitionedEvent), so monasca-persister or any Monasca
+ * consumer can read Kansoku's topic unchanged. Keyed by tenant: one tenant's transitions
+ * stay in order.
+ */
+export function transitionEvent(transition: EvaluatedTransition): AlarmTransitionedEvent {
+  const { record, definition, alarm } = transition;
+  return {
+    'alarm-transitioned': {
+      tenantId: record.tenantId,
+      alarmId: record.alarmId,
+      alarmDefinitionId: record.definitionId,
+      metrics: record.metrics,
+      alarmName: definition.name,
+      alarmDescription: definition.description,
+      oldState: record.oldState,
+      newState: record.newState,
+      actionsEnabled: definition.actionsEnabled,
+      stateChangeReason: record.reason,
+      severity: definition.severity,
+      link: alarm.link,
+      lifecycleState: alarm.lifecycleState,
+      subAlarms: alarm.subAlarms.map((sub) => ({
+        subAlarmExpression: {
+          function: sub.sub.function,
+          metricDefinition: { name: sub.sub.metricName, dimensions: sub.sub.dimensions },
+          operator: sub.sub.operator,
+          threshold: sub.sub.threshold,
+          period: sub.sub.periodSeconds,
+          periods: sub.sub.periods,
+        },
+        subAlarmState: sub.state,
+        currentValues: sub.currentValues,
+      })),
+      timestamp: record.timestampMs,
+    },
+  };
+}
+
+export function transitionMessage(transition: EvaluatedTransition): BusMessage {
+  return { key: transition.record.tenantId, value: JSON.stringify(transitionEvent(transition)) };
 }
 
 /** Reads an event back, untrusted: checks what a reader relies on (ids, states, timestamp). */

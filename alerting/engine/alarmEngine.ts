@@ -8,7 +8,7 @@ import { BoundedQueue } from '../../core/boundedQueue.js';
 import { unframe } from '../../bus/wire.js';
 import { AlarmEvaluator, type EvaluatedTransition } from '../evaluation/alarmEvaluator.js';
 import type { AlarmRecord, AlarmStore, NewDelivery } from '../store/alarmStore.js';
-import { transitionRecordMessage } from './transitionMessage.js';
+import { transitionMessage } from '../transitionEvent.js';
 
 /**
  * The alert engine: metrics from the bus into the evaluator, decisions every tick, and
@@ -300,7 +300,7 @@ export class AlarmEngine {
       }
       recorded.push(transition);
       this.deps.counters.add(ENGINE_COUNTERS.transitions, { state: transition.record.newState });
-      this.outbox.push(transitionRecordMessage(transition));
+      this.outbox.push(transitionMessage(transition));
     }
     await this.publishOutbox();
     return recorded;

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Counters } from '../../core/counters.js';
 import type { AlarmState } from '../alarmState.js';
 import type { AlarmDefinitionRecord, AlarmRecord, AlarmStore, AlarmTransitionRecord, DeliveryRecord, NotificationMethodRecord } from '../store/alarmStore.js';
+import { exampleAlarm } from '../store/alarmStoreContract.testkit.js';
 import { openSqliteAlarmStore } from '../store/sqliteAlarmStore.js';
 import { notificationDefaults } from './config.js';
 import type { Notification } from './notification.js';
@@ -124,21 +125,7 @@ describe('Notifier with the SQLite store', () => {
       },
       T0,
     );
-    const alarm: AlarmRecord = {
-      id: options.alarmId ?? 'alarm-1',
-      tenantId: TENANT,
-      definitionId: definition.id,
-      matchBy: {},
-      metrics: [{ name: 'cpu.percent', dimensions: { hostname: 'node-1' } }],
-      state: 'ALARM',
-      lifecycleState: null,
-      link: null,
-      partition: 0,
-      subAlarms: [],
-      stateUpdatedAtMs: T0,
-      createdAtMs: T0,
-      updatedAtMs: T0,
-    };
+    const alarm = exampleAlarm(TENANT, options.alarmId ?? 'alarm-1', definition.id, { matchBy: {}, metrics: [{ name: 'cpu.percent', dimensions: { hostname: 'node-1' } }], state: 'ALARM', subAlarms: [], stateUpdatedAtMs: T0, createdAtMs: T0, updatedAtMs: T0 });
     const transition = transitionOf(alarm, `tr-${alarm.id}`, 'OK', 'ALARM', T0);
     const delivery: DeliveryRecord = {
       id: options.deliveryId ?? 'del-1',

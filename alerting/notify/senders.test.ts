@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Counters } from '../../core/counters.js';
-import type { AlarmRecord, AlarmStore, NotificationType } from '../store/alarmStore.js';
+import type { AlarmStore, NotificationType } from '../store/alarmStore.js';
+import { exampleAlarm } from '../store/alarmStoreContract.testkit.js';
 import { openSqliteAlarmStore } from '../store/sqliteAlarmStore.js';
 import { notificationDefaults } from './config.js';
 import { startHttpReceiver, type HttpReceiver } from './httpReceiver.testkit.js';
@@ -40,21 +41,7 @@ describe('createNotificationSenders through the Notifier', () => {
       { tenantId: 'acme', name: 'disk full', description: '', expression: 'max(disk.used_percent) > 95', matchBy: [], severity: 'MEDIUM', alarmActions: [method.id], okActions: [], undeterminedActions: [], actionsEnabled: true },
       T0,
     );
-    const alarm: AlarmRecord = {
-      id: 'alarm-1',
-      tenantId: 'acme',
-      definitionId: definition.id,
-      matchBy: {},
-      metrics: [{ name: 'disk.used_percent', dimensions: { hostname: 'db-1' } }],
-      state: 'ALARM',
-      lifecycleState: null,
-      link: null,
-      partition: 0,
-      subAlarms: [],
-      stateUpdatedAtMs: T0,
-      createdAtMs: T0,
-      updatedAtMs: T0,
-    };
+    const alarm = exampleAlarm('acme', 'alarm-1', definition.id, { matchBy: {}, metrics: [{ name: 'disk.used_percent', dimensions: { hostname: 'db-1' } }], state: 'ALARM', subAlarms: [], stateUpdatedAtMs: T0, createdAtMs: T0, updatedAtMs: T0 });
     await store.checkpoint({
       offsets: new Map(),
       alarms: [alarm],

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebhookServer, type WebhookServer } from '../../alerting/webhookServer.testkit.js';
+import { startHttpReceiver, type HttpReceiver } from '../../alerting/notify/httpReceiver.testkit.js';
 import { startKafkaMockCluster, type KafkaMockCluster } from '../kafka/mockCluster.js';
 import { eventually, freePort, runKansoku, type KansokuProcess } from '../support/kansokuProcess.js';
 import { kafkaEnv } from '../support/pipelineFixtures.js';
@@ -19,7 +19,7 @@ import { counterValue, readSelfMetrics } from '../support/selfMetrics.js';
  */
 describe('kansoku alerting on Kafka', () => {
   let kafka: KafkaMockCluster;
-  let webhook: WebhookServer;
+  let webhook: HttpReceiver;
   let alerting: KansokuProcess;
   let telemetry: string;
   let producer: Producer;
@@ -28,7 +28,7 @@ describe('kansoku alerting on Kafka', () => {
   beforeAll(async () => {
     [kafka, webhook] = await Promise.all([
       startKafkaMockCluster({ brokers: 1, topics: { metrics: 2, 'alarm-state-transitions': 1, 'kansoku-dead-letter': 1 } }),
-      startWebhookServer(),
+      startHttpReceiver(),
     ]);
     dir = mkdtempSync(join(tmpdir(), 'kansoku-alerting-'));
     const config = join(dir, 'kansoku.yaml');
@@ -52,7 +52,7 @@ describe('kansoku alerting on Kafka', () => {
         '      threshold: 5',
         '      severity: HIGH',
         '      match_by: [hostname]',
-        `      webhooks: ["${webhook.url}"]`,
+        `      webhooks: ["${webhook.origin}/hook"]`,
         '',
       ].join('\n'),
     );
@@ -95,7 +95,7 @@ describe('kansoku alerting on Kafka', () => {
     expect(webhook.received.length).toBeGreaterThanOrEqual(transitions);
   }
 
-  const states = (): string[] => webhook.received.map((r) => (r.body as { state: string }).state);
+  const states = (): string[] => webhook.received.map((r) => (r.json() as { state: string }).state);
 
   it('raises the alarm on its own tenant only, and clears it', async () => {
     await publish('other-tenant', 99);
@@ -106,11 +106,11 @@ describe('kansoku alerting on Kafka', () => {
     await publish('shop', 9);
     await eventually(() => Promise.resolve(states()), (s) => s.includes('ALARM'), 30_000, 100);
     await allTransitionsNotified();
-    expect(webhook.received.map((r) => (r.body as { tenant_id: string }).tenant_id)).toEqual(webhook.received.map(() => 'shop'));
-    const alarm = webhook.received.find((r) => (r.body as { state: string }).state === 'ALARM');
+    expect(webhook.received.map((r) => (r.json() as { tenant_id: string }).tenant_id)).toEqual(webhook.received.map(() => 'shop'));
+    const alarm = webhook.received.find((r) => (r.json() as { state: string }).state === 'ALARM');
     expect(alarm?.method).toBe('POST');
     // max over the window is shop's 9: the other tenant's 99, read before it, is not in it.
-    expect(alarm?.body).toMatchObject({ alarm_name: 'high load', tenant_id: 'shop', state: 'ALARM', message: expect.stringContaining('with the values: [9]') as unknown, metrics: [{ name: 'e2e.load', dimensions: { hostname: 'h1' } }] });
+    expect(alarm?.json()).toMatchObject({ alarm_name: 'high load', tenant_id: 'shop', state: 'ALARM', message: expect.stringContaining('with the values: [9]') as unknown, metrics: [{ name: 'e2e.load', dimensions: { hostname: 'h1' } }] });
     expect(states().filter((s) => s === 'ALARM')).toHaveLength(1);
 
     // Low values until the 9 has left the two-second window and the alarm clears.
@@ -125,7 +125,7 @@ describe('kansoku alerting on Kafka', () => {
     );
     await allTransitionsNotified();
     expect(states().filter((s) => s !== 'UNDETERMINED')).toEqual(['ALARM', 'OK']);
-    expect(webhook.received.every((r) => (r.body as { tenant_id: string }).tenant_id === 'shop')).toBe(true);
+    expect(webhook.received.every((r) => (r.json() as { tenant_id: string }).tenant_id === 'shop')).toBe(true);
   });
 
   it("publishes Monasca's transition events on alarm-state-transitions", async () => {
