@@ -193,7 +193,10 @@ function formatValue(value: number): string {
 
 describe('parseExposition: properties', () => {
   const labelName = fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,15}$/);
-  const labelValue = fc.string({ unit: fc.oneof(fc.constantFrom('\\', '"', '\n', '{', '}', ',', '=', ' ', '#'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), maxLength: 20 });
+  // U+FFFD is left out: the parser reads decoded text, where it stands for bytes that were not UTF-8,
+  // and refuses it (see 'refuses a label value that was invalid UTF-8' below).
+  const grapheme = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }).filter((g) => !g.includes('\uFFFD'));
+  const labelValue = fc.string({ unit: fc.oneof(fc.constantFrom('\\', '"', '\n', '{', '}', ',', '=', ' ', '#'), grapheme), maxLength: 20 });
   const blanks = fc.string({ unit: fc.constantFrom(' ', '\t'), minLength: 1, maxLength: 3 });
   const line = fc.record({
     name: fc.stringMatching(/^[a-zA-Z_:][a-zA-Z0-9_:]{0,20}$/),
