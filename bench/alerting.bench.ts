@@ -82,7 +82,8 @@ export function microRows(shape: AlertingLoadShape): GoalRow[] {
   // takeChanged is part of every batch the engine checkpoints; without it the marks pile up.
   const ingestMs = medianMs(() => {
     for (const e of round) evaluator.ingest(e.meta.tenantId, e.metric, 0, nowMs);
-    return evaluator.takeChanged().length;
+    const changed = evaluator.takeChanged();
+    return changed.alarms.length + changed.windows.length;
   });
   const framed = framedRound(shape, nowMs);
   for (const call of framed) stamp(call, nowMs, false);

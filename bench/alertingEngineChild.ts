@@ -121,11 +121,11 @@ async function main(options: EngineRunOptions): Promise<EngineRunResult> {
             const ms = performance.now() - start;
             if (checkpoint.offsets.size > 0) {
               ingestCheckpoints.count++;
-              ingestCheckpoints.alarms += checkpoint.alarms.length;
+              ingestCheckpoints.alarms += checkpoint.alarms.length + (checkpoint.windows?.length ?? 0);
               ingestCheckpoints.ms += ms;
             } else {
               evaluationCheckpoints.count++;
-              evaluationCheckpoints.alarms += checkpoint.alarms.length;
+              evaluationCheckpoints.alarms += checkpoint.alarms.length + (checkpoint.windows?.length ?? 0);
               evaluationCheckpoints.transitions += checkpoint.transitions.length;
               evaluationCheckpoints.ms += ms;
             }

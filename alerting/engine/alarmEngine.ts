@@ -7,7 +7,7 @@ import type { BatchVerdict, BusConsumer, BusMessage, BusProducer, ConsumedBatch 
 import { BoundedQueue } from '../../core/boundedQueue.js';
 import { unframe } from '../../bus/wire.js';
 import { AlarmEvaluator, type EvaluatedTransition } from '../evaluation/alarmEvaluator.js';
-import type { AlarmRecord, AlarmStore, NewDelivery } from '../store/alarmStore.js';
+import type { AlarmRecord, AlarmStore, AlarmWindowsRecord, NewDelivery } from '../store/alarmStore.js';
 import { transitionMessage } from '../transitionEvent.js';
 
 /**
@@ -259,7 +259,7 @@ export class AlarmEngine {
   /** Everything not yet in the store: offsets read, changed alarms with their windows, and `transitions`. */
   private async checkpoint(transitions: readonly EvaluatedTransition[], nowMs: number): Promise<EvaluatedTransition[] | null> {
     const offsets = new Map(this.unstoredOffsets);
-    const recorded = await this.record({ offsets, alarms: this.evaluator.takeChanged() }, transitions, nowMs);
+    const recorded = await this.record({ offsets, ...this.evaluator.takeChanged() }, transitions, nowMs);
     if (recorded === null) return null;
     for (const [partition, offset] of offsets) {
       if (this.unstoredOffsets.get(partition) === offset) this.unstoredOffsets.delete(partition);
@@ -275,13 +275,17 @@ export class AlarmEngine {
    * is ahead of the store, so the partitions are reloaded from it (and their batches
    * sought back to the stored offsets).
    */
-  private async record(rows: { offsets: ReadonlyMap<number, string>; alarms: readonly AlarmRecord[] }, transitions: readonly EvaluatedTransition[], nowMs: number): Promise<EvaluatedTransition[] | null> {
-    const { offsets, alarms } = rows;
-    if (offsets.size === 0 && transitions.length === 0 && alarms.length === 0) return [];
+  private async record(
+    rows: { offsets: ReadonlyMap<number, string>; alarms: readonly AlarmRecord[]; windows?: readonly AlarmWindowsRecord[] },
+    transitions: readonly EvaluatedTransition[],
+    nowMs: number,
+  ): Promise<EvaluatedTransition[] | null> {
+    const { offsets, alarms, windows = [] } = rows;
+    if (offsets.size === 0 && transitions.length === 0 && alarms.length === 0 && windows.length === 0) return [];
     const deliveries = transitions.flatMap((t) => deliveriesFor(t, nowMs));
     let skipped: ReadonlySet<string>;
     try {
-      const result = await this.deps.store.checkpoint({ offsets, alarms, transitions: transitions.map((t) => t.record), deliveries });
+      const result = await this.deps.store.checkpoint({ offsets, alarms, windows, transitions: transitions.map((t) => t.record), deliveries });
       skipped = new Set(result.skippedTransitions);
     } catch (error) {
       this.deps.counters.add(ENGINE_COUNTERS.checkpointErrors);

@@ -5,7 +5,7 @@ import type { MetricDefinition } from '../../core/query.js';
 import { seriesKey } from '../../core/seriesKey.js';
 import type { AlarmState } from '../alarmState.js';
 import { stableId } from '../ids.js';
-import type { AlarmDefinitionRecord, AlarmRecord, AlarmTransitionRecord } from '../store/alarmStore.js';
+import type { AlarmDefinitionRecord, AlarmRecord, AlarmTransitionRecord, AlarmWindowsRecord, SubAlarmRecord } from '../store/alarmStore.js';
 import { combineStates, compileDefinition, type CompiledDefinition } from './compiledDefinition.js';
 import { SubAlarm } from './subAlarm.js';
 
@@ -64,6 +64,12 @@ export interface LiveAlarm {
   complete: boolean;
   /** Its state was set from outside (the API, another replica): the next evaluation checks it against the data. */
   recheck: boolean;
+  /** The metric listed last: a series feeds its alarm again and again, and this spares building its key each time. */
+  lastListed?: MetricDefinition;
+  /** A metric was listed since the store last had the whole row: the next checkpoint writes it whole, not only its windows. */
+  listedSinceStored?: boolean;
+  /** No longer among the evaluator's alarms (its definition or partition went, or the store's copy replaced it). */
+  forgotten?: boolean;
 }
 
 /** A transition with what the notifier and the transitions topic need besides the record. */
@@ -78,6 +84,13 @@ export class AlarmEvaluator {
   private readonly targets = new Map<string, Map<string, Target[]>>();
   private definitions = new Map<string, CompiledDefinition>();
   private readonly alarms = new Map<string, LiveAlarm>();
+  /**
+   * definition id → match key → alarm: the per-measurement way to an alarm, without hashing
+   * a new id string. The match key is the value itself for a single match_by key. Entries
+   * are checked against `alarms` when found, so one left behind by a forgotten alarm is
+   * never used.
+   */
+  private readonly byMatch = new Map<string, Map<string, LiveAlarm>>();
   /** Alarms to write at the next checkpoint: a set, so a checkpoint costs what changed, not every alarm. */
   private readonly changed = new Set<LiveAlarm>();
   /** Transitions decided while ingesting (catching up on a backlog), handed out by the next `evaluate`. */
@@ -134,11 +147,12 @@ export class AlarmEvaluator {
         byMetric.set(sub.metricName, list);
       });
     }
+    for (const id of this.byMatch.keys()) if (!next.has(id)) this.byMatch.delete(id);
     const forgotten: string[] = [];
     for (const alarm of this.alarms.values()) {
       const definition = next.get(alarm.definition.record.id);
       if (!definition) {
-        this.alarms.delete(alarm.id);
+        this.forget(alarm);
         forgotten.push(alarm.id);
         continue;
       }
@@ -156,6 +170,8 @@ export class AlarmEvaluator {
         const stored = record.subAlarms.find((s) => s.index === index);
         return stored ? SubAlarm.restore(sub, stored.state, stored.window, nowMs, this.options.delayMs) : SubAlarm.create(sub, nowMs, this.options.delayMs);
       });
+      const replaced = this.alarms.get(record.id);
+      if (replaced) replaced.forgotten = true;
       this.alarms.set(record.id, {
         id: record.id,
         tenantId: record.tenantId,
@@ -179,7 +195,13 @@ export class AlarmEvaluator {
 
   /** Forgets the alarms of partitions this replica no longer owns (their new owner restores them). */
   dropPartitions(keep: (partition: number) => boolean): void {
-    for (const alarm of this.alarms.values()) if (!keep(alarm.partition)) this.alarms.delete(alarm.id);
+    for (const alarm of this.alarms.values()) if (!keep(alarm.partition)) this.forget(alarm);
+    for (const index of this.byMatch.values()) for (const [key, alarm] of index) if (alarm.forgotten === true) index.delete(key);
+  }
+
+  private forget(alarm: LiveAlarm): void {
+    this.alarms.delete(alarm.id);
+    alarm.forgotten = true;
   }
 
   /** Feeds one measurement to every sub-alarm it matches; returns how many it fed. */
@@ -266,18 +288,27 @@ export class AlarmEvaluator {
     return pending;
   }
 
-  /** Alarms created or changed since the last call, as store records; clears the marks. */
-  takeChanged(): AlarmRecord[] {
-    const records: AlarmRecord[] = [];
+  /**
+   * Alarms created or changed since the last call, as store records; clears the marks. An
+   * alarm the store has whose metrics did not change comes as its windows alone.
+   */
+  takeChanged(): { alarms: AlarmRecord[]; windows: AlarmWindowsRecord[] } {
+    const alarms: AlarmRecord[] = [];
+    const windows: AlarmWindowsRecord[] = [];
     for (const alarm of this.changed) {
       // Not an alarm yet, or forgotten since (its partition went to another replica).
       if (!alarm.complete || this.alarms.get(alarm.id) !== alarm) continue;
       this.changed.delete(alarm);
+      if (alarm.stored && alarm.listedSinceStored !== true) {
+        windows.push({ id: alarm.id, subAlarms: subAlarmRecords(alarm, false), updatedAtMs: alarm.updatedAtMs });
+        continue;
+      }
       alarm.stored = true;
-      records.push(toRecord(alarm, false));
+      alarm.listedSinceStored = false;
+      alarms.push(toRecord(alarm, false));
     }
     for (const alarm of this.changed) if (this.alarms.get(alarm.id) !== alarm) this.changed.delete(alarm);
-    return records;
+    return { alarms, windows };
   }
 
   /**
@@ -352,19 +383,30 @@ export class AlarmEvaluator {
   }
 
   private alarmFor(definition: CompiledDefinition, tenantId: string, dimensions: Readonly<Record<string, string>>, partition: number, nowMs: number): LiveAlarm | undefined {
-    const { matchBy: keys } = definition.record;
-    let idKey = '';
-    if (keys.length > 0) {
-      // The spec: a metric must have at least one of the match_by dimensions; the alarm is singled out by those it has.
-      for (const key of keys) {
-        const value = dimensions[key];
-        if (value !== undefined) idKey += `${key}\u0001${value}\u0000`;
-      }
-      if (idKey === '') return undefined;
+    const { matchBy: keys, id: definitionId } = definition.record;
+    // The spec: a metric must have at least one of the match_by dimensions; the alarm is singled out by those it has.
+    let matchKey: string;
+    if (keys.length === 1) {
+      const value = dimensions[keys[0] as string];
+      if (value === undefined) return undefined;
+      matchKey = value;
+    } else {
+      matchKey = idKeyOf(keys, dimensions);
+      if (matchKey === '' && keys.length > 0) return undefined;
     }
-    const id = alarmId(tenantId, definition.record.id, idKey);
+    let index = this.byMatch.get(definitionId);
+    const known = index?.get(matchKey);
+    if (known !== undefined && known.forgotten !== true) return known;
+    if (index === undefined) {
+      index = new Map();
+      this.byMatch.set(definitionId, index);
+    }
+    const id = stableId('alarm', tenantId, definitionId, keys.length === 1 ? idKeyOf(keys, dimensions) : matchKey);
     const existing = this.alarms.get(id);
-    if (existing) return existing;
+    if (existing) {
+      index.set(matchKey, existing);
+      return existing;
+    }
     if (this.alarms.size >= this.options.maxAlarms) {
       this.counters.add(EVALUATOR_COUNTERS.alarmsNotCreated);
       return undefined;
@@ -398,6 +440,7 @@ export class AlarmEvaluator {
       recheck: false,
     };
     this.alarms.set(id, alarm);
+    index.set(matchKey, alarm);
     return alarm;
   }
 
@@ -416,30 +459,46 @@ export class AlarmEvaluator {
   }
 
   private listMetric(alarm: LiveAlarm, metric: Metric): void {
-    if (alarm.metrics.size >= this.options.maxMetricsPerAlarm) {
-      // The common case (already listed) stays one map lookup.
-      if (!alarm.metrics.has(seriesKey(metric.name, metric.dimensions))) this.counters.add(EVALUATOR_COUNTERS.metricsNotListed);
-      return;
-    }
+    const last = alarm.lastListed;
+    if (last !== undefined && last.name === metric.name && sameDimensions(last.dimensions, metric.dimensions)) return;
     const key = seriesKey(metric.name, metric.dimensions);
-    if (!alarm.metrics.has(key)) alarm.metrics.set(key, { name: metric.name, dimensions: metric.dimensions });
+    let listed = alarm.metrics.get(key);
+    if (listed === undefined) {
+      if (alarm.metrics.size >= this.options.maxMetricsPerAlarm) {
+        this.counters.add(EVALUATOR_COUNTERS.metricsNotListed);
+        return;
+      }
+      listed = { name: metric.name, dimensions: metric.dimensions };
+      alarm.metrics.set(key, listed);
+      alarm.listedSinceStored = true;
+    }
+    alarm.lastListed = listed;
   }
 }
 
 const ALWAYS = (): boolean => true;
 const EMPTY: Record<string, string> = Object.freeze({});
 
-const alarmIds = new Map<string, string>();
-/** Memoised: the id hash is the costliest part of finding an alarm, and a series asks every time. */
-function alarmId(tenantId: string, definitionId: string, matchKey: string): string {
-  const key = `${tenantId}\u0002${definitionId}\u0002${matchKey}`;
-  let id = alarmIds.get(key);
-  if (id === undefined) {
-    if (alarmIds.size > 1_000_000) alarmIds.clear();
-    id = stableId('alarm', tenantId, definitionId, matchKey);
-    alarmIds.set(key, id);
+/** The match_by values a metric has, in the form alarm ids are made of ('' when it has none of them). */
+function idKeyOf(keys: readonly string[], dimensions: Readonly<Record<string, string>>): string {
+  let idKey = '';
+  for (const key of keys) {
+    const value = dimensions[key];
+    if (value !== undefined) idKey += `${key}\u0001${value}\u0000`;
   }
-  return id;
+  return idKey;
+}
+
+/** Whether two dimension sets are equal, without building their keys. */
+function sameDimensions(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  let count = 0;
+  for (const key in b) {
+    if (a[key] !== b[key]) return false;
+    count++;
+  }
+  for (const _ in a) count--;
+  return count === 0;
 }
 
 function hasDimensions(dimensions: Readonly<Record<string, string>>, wanted: readonly (readonly [string, string])[]): boolean {
@@ -480,9 +539,13 @@ function toRecord(alarm: LiveAlarm, emptyWindows: boolean): AlarmRecord {
     lifecycleState: alarm.lifecycleState,
     link: alarm.link,
     partition: alarm.partition,
-    subAlarms: alarm.subAlarms.map((s, index) => ({ index, expression: s.expression, state: s.state, window: s.serialize(emptyWindows), currentValues: s.currentValues })),
+    subAlarms: subAlarmRecords(alarm, emptyWindows),
     stateUpdatedAtMs: alarm.stateUpdatedAtMs,
     createdAtMs: alarm.createdAtMs,
     updatedAtMs: alarm.updatedAtMs,
   };
+}
+
+function subAlarmRecords(alarm: LiveAlarm, emptyWindows: boolean): SubAlarmRecord[] {
+  return alarm.subAlarms.map((s, index) => ({ index, expression: s.expression, state: s.state, window: s.serialize(emptyWindows), currentValues: s.currentValues }));
 }

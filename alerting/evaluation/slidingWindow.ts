@@ -144,13 +144,15 @@ export class SlidingWindow {
     return JSON.stringify({ p: this.periodMs, t: this.times, x: this.futureSlots, s: this.startSlot, f: filled });
   }
 
-  /** A window from `serialize`, or null when the text is not one of this shape (the caller starts afresh). */
-  static deserialize(text: string, periodMs: number, times: number, futureSlots = FUTURE_SLOTS): SlidingWindow | null {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return null;
+  /** A window from `serialize` (its text, or that parsed), or null when it is not one of this shape (the caller starts afresh). */
+  static deserialize(text: unknown, periodMs: number, times: number, futureSlots = FUTURE_SLOTS): SlidingWindow | null {
+    let parsed: unknown = text;
+    if (typeof text === 'string') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        return null;
+      }
     }
     if (typeof parsed !== 'object' || parsed === null) return null;
     const { p, t, x, s, f } = parsed as { p?: unknown; t?: unknown; x?: unknown; s?: unknown; f?: unknown };

@@ -132,7 +132,8 @@ export class SubAlarm {
   /** The window and the decision clock, for the store; opaque to it. `empty`: the decision clock only. */
   serialize(empty = false): string {
     const window = empty ? new SlidingWindow(this.periodMs, this.sub.periods, this.window.firstSlot, this.window.futureSlots) : this.window;
-    return JSON.stringify({ w: window.serialize(), l: Number.isFinite(this.lastDataMs) ? this.lastDataMs : null, d: this.decidedEndSlot });
+    // The window's JSON is nested as JSON, not as a string of it: written at every checkpoint, it is escaped once, by the store.
+    return `{"w":${window.serialize()},"l":${Number.isFinite(this.lastDataMs) ? this.lastDataMs : 'null'},"d":${Number.isFinite(this.decidedEndSlot) ? this.decidedEndSlot : 'null'}}`;
   }
 
   /**
@@ -148,7 +149,8 @@ export class SubAlarm {
     } catch {
       return fresh;
     }
-    const window = typeof parsed.w === 'string' ? SlidingWindow.deserialize(parsed.w, fresh.periodMs, sub.periods, fresh.window.futureSlots) : null;
+    // Earlier versions wrote the window as a string of JSON; both read.
+    const window = parsed.w !== undefined ? SlidingWindow.deserialize(parsed.w, fresh.periodMs, sub.periods, fresh.window.futureSlots) : null;
     if (!window || typeof parsed.d !== 'number') return new SubAlarm(sub, state, fresh.window, fresh.lastDataMs, fresh.decidedEndSlot);
     const lastDataMs = typeof parsed.l === 'number' ? parsed.l : Number.NEGATIVE_INFINITY;
     return new SubAlarm(sub, state, window, lastDataMs, parsed.d);

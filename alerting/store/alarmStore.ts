@@ -195,12 +195,25 @@ export interface DeliveryRecord {
 /** A delivery as written: a new one starts unclaimed (claims 0 when left out). */
 export type NewDelivery = Omit<DeliveryRecord, 'claims'> & { readonly claims?: number };
 
+/** The part of an alarm the engine rewrites at every checkpoint. */
+export interface AlarmWindowsRecord {
+  readonly id: string;
+  readonly subAlarms: readonly SubAlarmRecord[];
+  readonly updatedAtMs: number;
+}
+
 /** What one engine evaluation or ingest step makes durable, all in one transaction. */
 export interface EngineCheckpoint {
   /** Metric-topic offsets (next offset to read) per partition, stored with the windows they produced. */
   readonly offsets: ReadonlyMap<number, string>;
-  /** Alarms created or changed (state, metrics, windows); upserted whole. */
+  /** Alarms created, or changed in more than their windows (a metric listed); upserted whole. */
   readonly alarms: readonly AlarmRecord[];
+  /**
+   * Alarms the store has, of which only the sub-alarms (windows, sub-states, current values)
+   * and updated_at changed: the engine's steady write, one narrow update each. An alarm
+   * deleted meanwhile stays deleted.
+   */
+  readonly windows?: readonly AlarmWindowsRecord[];
   /**
    * Transitions to record. Each is applied only if the alarm's stored state still equals
    * `oldState` (compare-and-set); one that does not apply is skipped and reported back, so

@@ -36,6 +36,11 @@ class PostgresConnection implements SqlConnection {
     return {
       all: async (sql, params = []) => (await client.query(this.text(sql), [...params])).rows as Row[],
       run: async (sql, params = []) => (await client.query(this.text(sql), [...params])).rowCount ?? 0,
+      runEach: async (sql, paramLists) => {
+        // Sent together: pg queues them on the one connection, so the round trips overlap.
+        const results = await Promise.all(paramLists.map((params) => client.query(this.text(sql), [...params])));
+        return results.reduce((sum, result) => sum + (result.rowCount ?? 0), 0);
+      },
     };
   }
 
@@ -45,6 +50,10 @@ class PostgresConnection implements SqlConnection {
 
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return this.pooled.run(sql, params);
+  }
+
+  runEach(sql: string, paramLists: readonly (readonly SqlValue[])[]): Promise<number> {
+    return this.transaction((tx) => tx.runEach(sql, paramLists));
   }
 
   /** READ COMMITTED for writes (their compare-and-set is in each UPDATE's WHERE); REPEATABLE READ for a snapshot. */

@@ -56,6 +56,8 @@ export interface SqlSession {
   all(sql: string, params?: readonly SqlValue[]): Promise<readonly Row[]>;
   /** The number of rows changed. */
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /** One statement once per parameter list, in order (SQLite: in one synchronous loop); the rows changed in all. */
+  runEach(sql: string, paramLists: readonly (readonly SqlValue[])[]): Promise<number>;
 }
 
 export interface SqlConnection extends SqlSession {
@@ -173,6 +175,7 @@ const INSERT_DEFINITION = `INSERT INTO alarm_definitions (${DEFINITION_COLUMNS})
  * from the engine's memory never undoes either (nor touches the indexed columns).
  */
 const UPSERT_ALARM = `INSERT INTO alarms (${ALARM_COLUMNS}) VALUES (${placeholders(columnCount(ALARM_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET metrics = excluded.metrics, sub_alarms = excluded.sub_alarms, updated_at_ms = excluded.updated_at_ms`;
+const UPDATE_WINDOWS = 'UPDATE alarms SET sub_alarms = ?, updated_at_ms = ? WHERE id = ?';
 const INSERT_TRANSITION = `INSERT INTO alarm_history (${TRANSITION_COLUMNS}) VALUES (${placeholders(columnCount(TRANSITION_COLUMNS))}) ON CONFLICT (id) DO NOTHING`;
 const INSERT_METHOD = `INSERT INTO notification_methods (${METHOD_COLUMNS}) VALUES (${placeholders(columnCount(METHOD_COLUMNS))})`;
 const INSERT_DELIVERY = `INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES (${placeholders(columnCount(DELIVERY_COLUMNS))}) ON CONFLICT (id) DO NOTHING`;
@@ -370,9 +373,12 @@ export class SqlAlarmStore implements AlarmStore {
         await tx.run(INSERT_TRANSITION, transitionParams(transition));
         await tx.run('DELETE FROM deliveries WHERE tenant_id = ? AND alarm_id = ? AND kind = ?', [transition.tenantId, transition.alarmId, 'repeat']);
       }
-      for (const alarm of [...checkpoint.alarms].sort((a, b) => compareIds(a.id, b.id))) {
-        if (!staleAlarms.has(alarm.id)) await tx.run(UPSERT_ALARM, alarmParams(alarm));
-      }
+      const fresh = <T extends { readonly id: string }>(rows: readonly T[]): T[] => rows.filter((row) => !staleAlarms.has(row.id)).sort((a, b) => compareIds(a.id, b.id));
+      await tx.runEach(UPSERT_ALARM, fresh(checkpoint.alarms).map(alarmParams));
+      await tx.runEach(
+        UPDATE_WINDOWS,
+        fresh(checkpoint.windows ?? []).map((w) => [JSON.stringify(w.subAlarms), w.updatedAtMs, w.id]),
+      );
       for (const delivery of checkpoint.deliveries) {
         if (!skipped.has(delivery.transitionId)) await tx.run(INSERT_DELIVERY, deliveryParams(delivery));
       }
