@@ -151,6 +151,51 @@ describe('AlarmEngine', () => {
     await Promise.all([first.alarmEngine.stop(), second.alarmEngine.stop()]);
   });
 
+  it('writes an alarm whole when it lists a new metric and its windows alone otherwise; a successor restores windows of either format', async () => {
+    clockMs = T0;
+    const store = await newStore();
+    await store.createDefinition(definition('busy', 'count(req) > 100'), clockMs);
+    const first = engine(store);
+    await first.alarmEngine.start();
+    first.consumer.assign(TOPICS.metrics, [0]);
+    const one = { name: 'req', host: 'h1', value: 1 };
+    await first.consumer.deliver(batch(0, [one, one]));
+    const [created] = (await store.loadPartition(0)).alarms;
+    expect(created?.metrics).toEqual([{ name: 'req', dimensions: { hostname: 'h1' } }]);
+
+    // The same series again: only the windows move (updated_at and metrics as they were).
+    await first.consumer.deliver(batch(0, [one]));
+    const [windowsOnly] = (await store.loadPartition(0)).alarms;
+    expect(windowsOnly?.metrics).toEqual(created?.metrics);
+    expect(windowsOnly?.subAlarms[0]?.window).not.toBe(created?.subAlarms[0]?.window);
+    expect(JSON.parse(windowsOnly?.subAlarms[0]?.window ?? '')).toMatchObject({ w: { f: [[expect.any(Number), 3, 3, 1, 1, 1, T0]] } });
+
+    // A second series of the same host: the row goes whole, with both metrics listed.
+    const withPath = metricEnvelope({ name: 'req', dimensions: { hostname: 'h1', path: '/x' }, timestamp: clockMs, value: 1, value_meta: null }, { tenantId: TENANT, region: 'r' }, clockMs);
+    await first.consumer.deliver({ topic: TOPICS.metrics, partition: 0, lag: 0, messages: [{ offset: String(offset++), key: null, value: Buffer.from(metricCodec.encode(withPath)) }] });
+    const [whole] = (await store.loadPartition(0)).alarms;
+    expect(whole?.metrics).toEqual([
+      { name: 'req', dimensions: { hostname: 'h1' } },
+      { name: 'req', dimensions: { hostname: 'h1', path: '/x' } },
+    ]);
+    await first.alarmEngine.stop();
+
+    // Earlier versions kept the window as a string of JSON inside the sub-alarm's JSON.
+    if (!whole) throw new Error('no alarm stored');
+    const nested = JSON.parse(whole.subAlarms[0]?.window ?? '') as { w: unknown };
+    const older = { ...whole, subAlarms: whole.subAlarms.map((sub) => ({ ...sub, window: JSON.stringify({ ...nested, w: JSON.stringify(nested.w) }) })) };
+    await store.checkpoint({ offsets: new Map(), alarms: [older], transitions: [], deliveries: [] });
+    const second = engine(store);
+    await second.alarmEngine.start();
+    second.consumer.assign(TOPICS.metrics, [0]);
+    await second.consumer.deliver(batch(0, [one]));
+    clockMs = T0 + 60_000;
+    // 2 + 1 + 1 stored, restored from the older format, + 1 after: 5, each once.
+    const transitions = await second.alarmEngine.evaluateNow();
+    expect(transitions.map((t) => [t.record.newState, t.record.subAlarms[0]?.currentValues])).toEqual([['OK', [5]]]);
+    await second.alarmEngine.stop();
+  });
+
   it('restores an alarm in ALARM without a false transition, and moves it on from there', async () => {
     clockMs = T0;
     const store = await newStore();

@@ -492,6 +492,35 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
         expect(stored?.metrics).toEqual([{ name: 'cpu', dimensions: { hostname: 'h9' } }]);
       });
 
+      it("writes an alarm's windows alone: sub-alarms and updated_at move, everything else stays, a deleted alarm stays deleted, a stale one is left", async () => {
+        const definition = await store.createDefinition(exampleDefinition(A), T0);
+        const alarm = exampleAlarm(A, 'win-1', definition.id, { partition: 3, state: 'ALARM' });
+        const deleted = exampleAlarm(A, 'win-deleted', definition.id, { partition: 3 });
+        const contested = exampleAlarm(A, 'win-stale', definition.id, { partition: 3, state: 'OK' });
+        await store.checkpoint(checkpointOf({ alarms: [alarm, deleted, contested] }));
+        await store.patchAlarm(A, alarm.id, { lifecycleState: 'ACKNOWLEDGED' }, T0 + 100);
+        expect(await store.deleteAlarm(A, deleted.id)).toBe(true);
+
+        const moved = (record: AlarmRecord, mark: string) => record.subAlarms.map((sub) => ({ ...sub, window: `{"w":{"mark":"${mark}"}}`, currentValues: [7] }));
+        const result = await store.checkpoint(
+          checkpointOf({
+            offsets: new Map([[3, '42']]),
+            windows: [
+              { id: alarm.id, subAlarms: moved(alarm, 'a'), updatedAtMs: T0 + 900 },
+              { id: deleted.id, subAlarms: moved(deleted, 'd'), updatedAtMs: T0 + 900 },
+              { id: contested.id, subAlarms: moved(contested, 'c'), updatedAtMs: T0 + 900 },
+            ],
+            // This writer believes win-stale is in ALARM; the store holds OK, so its windows are not written either.
+            transitions: [exampleTransition(contested, 'tr-win-stale', 'ALARM', 'OK')],
+          }),
+        );
+        expect(result.skippedTransitions).toEqual(['tr-win-stale']);
+        expect(await store.getAlarm(A, alarm.id)).toMatchObject({ state: 'ALARM', lifecycleState: 'ACKNOWLEDGED', metrics: alarm.metrics, subAlarms: moved(alarm, 'a'), updatedAtMs: T0 + 900 });
+        expect(await store.getAlarm(A, deleted.id)).toBeNull();
+        expect(await store.getAlarm(A, contested.id)).toMatchObject({ subAlarms: contested.subAlarms, updatedAtMs: contested.updatedAtMs });
+        expect(await store.loadPartition(3)).toMatchObject({ offset: '42' });
+      });
+
       it('applies the transitions of an alarm the same checkpoint creates', async () => {
         const definition = await store.createDefinition(exampleDefinition(A), T0);
         const created = exampleAlarm(A, 'new-alarm', definition.id, { state: 'ALARM' });
