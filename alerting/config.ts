@@ -72,11 +72,11 @@ export const AlarmStoreSettingsSchema = section(
 
 export const EvaluationSettingsSchema = section(
   {
-    interval_ms: Type.Integer({ minimum: 1, default: 1_000, description: 'how often closed windows are looked for and decided (the tick)' }),
+    interval_ms: Type.Integer({ minimum: 1, default: 1_000, description: 'the longest time between evaluations (the tick); a view is also decided at the instant it closes (slot end + delay_ms)' }),
     delay_ms: Type.Integer({ minimum: 0, default: 10_000, description: 'how long a closed slot waits for late measurements before it is decided' }),
     definitions_poll_ms: Type.Integer({ minimum: 1, default: 2_000, description: 'how often the store is asked whether definitions changed' }),
     catch_up_timeout_ms: Type.Integer({ minimum: 0, default: 30_000, description: 'a newly assigned partition is decided once the consumer caught up with it, or after this' }),
-    checkpoint_interval_ms: Type.Integer({ minimum: 0, default: 5_000, description: 'how often windows and offsets are written to the store (0: after every batch); transitions are written at once' }),
+    checkpoint_interval_ms: Type.Integer({ minimum: 0, default: 5_000, description: 'how often windows and offsets are written to the store (0: after every batch), kept clear of the instants views close; transitions are written at once' }),
     max_alarms: Type.Integer({ minimum: 1, default: 1_000_000, description: 'match_by can fan out; alarms past this are not created' }),
     max_metrics_per_alarm: Type.Integer({ minimum: 1, default: 100, description: 'metric definitions listed on an alarm' }),
     max_pending_transitions: Type.Integer({ minimum: 1, default: 10_000, description: 'recorded transitions waiting for the bus; drop-oldest when full' }),

@@ -47,6 +47,7 @@ export async function startAlerting(deps: AlertingDeps): Promise<RunningAlerting
     logger,
     options: {
       tickMs: evaluation.interval_ms,
+      evaluateAtClose: true,
       delayMs: evaluation.delay_ms,
       definitionsPollMs: evaluation.definitions_poll_ms,
       catchUpTimeoutMs: evaluation.catch_up_timeout_ms,

@@ -8,7 +8,7 @@ import type { ConsumedBatch } from '../../core/pipeline.js';
 import { decodeTransitionEvent } from '../transitionEvent.js';
 import type { AlarmStore, NewAlarmDefinition } from '../store/alarmStore.js';
 import { openSqliteAlarmStore } from '../store/sqliteAlarmStore.js';
-import { AlarmEngine, ENGINE_COUNTERS } from './alarmEngine.js';
+import { AlarmEngine, ENGINE_COUNTERS, type AlarmEngineOptions } from './alarmEngine.js';
 
 /**
  * The engine against the real SQLite store, with a scripted consumer so that a batch read
@@ -34,7 +34,7 @@ async function newStore(): Promise<AlarmStore> {
   return store;
 }
 
-function engine(store: AlarmStore, counters = new Counters(), checkpointIntervalMs = 0) {
+function engine(store: AlarmStore, counters = new Counters(), checkpointIntervalMs = 0, extra: Partial<AlarmEngineOptions> = {}, now = () => clockMs) {
   const consumer = new ScriptedConsumer();
   const producer = new RecordingProducer();
   const alarmEngine = new AlarmEngine({
@@ -42,10 +42,10 @@ function engine(store: AlarmStore, counters = new Counters(), checkpointInterval
     producer,
     store,
     counters,
-    now: () => clockMs,
+    now,
     logger: pino({ level: 'silent' }),
     // Timers far away: the test evaluates by hand.
-    options: { tickMs: 1e9, delayMs: 0, definitionsPollMs: 1e9, catchUpTimeoutMs: 600_000, checkpointIntervalMs, maxAlarms: 1000, maxMetricsPerAlarm: 10, maxPendingTransitions: 100 },
+    options: { tickMs: 1e9, delayMs: 0, definitionsPollMs: 1e9, catchUpTimeoutMs: 600_000, checkpointIntervalMs, maxAlarms: 1000, maxMetricsPerAlarm: 10, maxPendingTransitions: 100, ...extra },
   });
   return { alarmEngine, consumer, producer, counters };
 }
@@ -307,6 +307,26 @@ describe('AlarmEngine', () => {
       ['ALARM', 180, [90]],
       ['OK', 240, [10]],
     ]);
+    await alarmEngine.stop();
+  });
+
+  it('evaluates at the instant a view closes, not at the next tick', async () => {
+    const store = await newStore();
+    await store.createDefinition(definition('cpu', 'avg(cpu) > 80'), T0);
+    // The test's clock runs in real time from 300 ms before the minute closes; the tick is a day away.
+    const startedAt = Date.now();
+    const closeAtMs = T0 + 60_000;
+    const { alarmEngine, consumer } = engine(store, new Counters(), 0, { evaluateAtClose: true }, () => closeAtMs - 300 + (Date.now() - startedAt));
+    await alarmEngine.start();
+    consumer.assign(TOPICS.metrics, [0]);
+    await consumer.deliver(batch(0, [{ name: 'cpu', host: 'h1', value: 95, atMs: T0 + 1000 }]));
+    let history: readonly unknown[] = [];
+    for (let waited = 0; history.length === 0 && waited < 5_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      history = await store.listHistory({ tenantId: TENANT, offset: 0, limit: 10 });
+    }
+    expect(history).toMatchObject([{ oldState: 'UNDETERMINED', newState: 'ALARM', timestampMs: closeAtMs }]);
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
     await alarmEngine.stop();
   });
 

@@ -34,7 +34,14 @@ import { transitionMessage } from '../transitionEvent.js';
  */
 
 export interface AlarmEngineOptions {
+  /** Evaluations run at least this often… */
   readonly tickMs: number;
+  /**
+   * …and, when set, also at the instant each view closes, so a transition waits for no
+   * tick; periodic checkpoints then also keep out of the way of a close. Off for tests that
+   * drive the clock by hand.
+   */
+  readonly evaluateAtClose?: boolean;
   readonly delayMs: number;
   readonly definitionsPollMs: number;
   readonly catchUpTimeoutMs: number;
@@ -69,6 +76,9 @@ export const ENGINE_COUNTERS = {
   definitionReloads: 'kansoku_alerting_definition_reloads_total',
 } as const;
 
+/** How far from a view's close a periodic checkpoint keeps. */
+const CLOSE_MARGIN_MS = 100;
+
 interface PartitionStatus {
   /** The next offset this replica reads: the store's at load, then past each batch. Null: the store has none yet. */
   position: bigint | null;
@@ -85,6 +95,8 @@ export class AlarmEngine {
   /** Next offsets read past what the store holds, per partition; written by the next checkpoint. */
   private readonly unstoredOffsets = new Map<number, string>();
   private checkpointTimer: NodeJS.Timeout | undefined;
+  /** How long the last periodic checkpoint took (wall ms), to keep the next one clear of a view closing. */
+  private lastCheckpointMs = 0;
   private assigned: ReadonlySet<number> | undefined;
   private readonly outbox: BoundedQueue<BusMessage>;
   /** One store write at a time: ingest checkpoints and evaluations must not interleave. */
@@ -334,14 +346,24 @@ export class AlarmEngine {
     this.deps.counters.add(ENGINE_COUNTERS.definitionReloads);
   }
 
-  private scheduleCheckpoint(): void {
-    const intervalMs = this.deps.options.checkpointIntervalMs;
-    if (this.stopping || intervalMs === 0) return;
+  private scheduleCheckpoint(afterMs = this.deps.options.checkpointIntervalMs): void {
+    if (this.stopping || this.deps.options.checkpointIntervalMs === 0) return;
     this.checkpointTimer = setTimeout(() => {
+      // A checkpoint blocks the store (and, on SQLite, the thread) for a while: one that would
+      // still run when a view closes waits until just after the close's evaluation.
+      const untilCloseMs = this.deps.options.evaluateAtClose === true ? this.evaluator.nextCloseAfter(this.deps.now()) - this.deps.now() : Number.POSITIVE_INFINITY;
+      if (untilCloseMs < this.lastCheckpointMs * 1.5 + CLOSE_MARGIN_MS) {
+        this.scheduleCheckpoint(untilCloseMs + CLOSE_MARGIN_MS);
+        return;
+      }
+      const startedMs = performance.now();
       this.serially(() => this.checkpoint([], this.deps.now()))
         .catch((error: unknown) => this.deps.logger?.error({ err: error }, 'alarm checkpoint failed'))
-        .finally(() => this.scheduleCheckpoint());
-    }, intervalMs);
+        .finally(() => {
+          this.lastCheckpointMs = performance.now() - startedMs;
+          this.scheduleCheckpoint();
+        });
+    }, afterMs);
     this.checkpointTimer.unref();
   }
 
@@ -354,6 +376,9 @@ export class AlarmEngine {
 
   private scheduleTick(): void {
     if (this.stopping) return;
+    const { tickMs, evaluateAtClose } = this.deps.options;
+    const nowMs = this.deps.now();
+    const afterMs = evaluateAtClose === true ? Math.max(0, Math.min(tickMs, this.evaluator.nextCloseAfter(nowMs) - nowMs)) : tickMs;
     this.tickTimer = setTimeout(() => {
       this.serially(() => this.evaluate())
         .catch((error: unknown) => {
@@ -361,7 +386,7 @@ export class AlarmEngine {
           this.deps.logger?.error({ err: error }, 'alarm evaluation failed');
         })
         .finally(() => this.scheduleTick());
-    }, this.deps.options.tickMs);
+    }, afterMs);
     this.tickTimer.unref();
   }
 

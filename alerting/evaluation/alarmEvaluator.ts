@@ -83,6 +83,8 @@ export class AlarmEvaluator {
   /** tenant → metric name → the sub-expressions that read it. */
   private readonly targets = new Map<string, Map<string, Target[]>>();
   private definitions = new Map<string, CompiledDefinition>();
+  /** The distinct periods of the definitions' sub-expressions, in ms. */
+  private periodsMs = new Set<number>();
   private readonly alarms = new Map<string, LiveAlarm>();
   /**
    * definition id → match key → alarm: the per-measurement way to an alarm, without hashing
@@ -116,6 +118,17 @@ export class AlarmEvaluator {
   }
 
   /**
+   * The first instant after `nowMs` at which some view closes (a slot end plus the delay;
+   * slots are aligned to the epoch, so every definition of one period closes together).
+   * Infinity without definitions.
+   */
+  nextCloseAfter(nowMs: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const periodMs of this.periodsMs) next = Math.min(next, (Math.floor((nowMs - this.options.delayMs) / periodMs) + 1) * periodMs + this.options.delayMs);
+    return next;
+  }
+
+  /**
    * Replaces the definitions. Alarms of a deleted definition are forgotten; alarms of a
    * changed one keep every sub-alarm whose sub-expression is unchanged in metric,
    * function, period and times (Monasca lets a definition change its threshold and
@@ -137,6 +150,7 @@ export class AlarmEvaluator {
       next.set(record.id, compiled.value);
     }
     this.definitions = next;
+    this.periodsMs = new Set([...next.values()].flatMap((d) => d.subs.map((sub) => sub.periodSeconds * 1000)));
     this.targets.clear();
     for (const definition of next.values()) {
       const byMetric = this.targets.get(definition.record.tenantId) ?? new Map<string, Target[]>();
