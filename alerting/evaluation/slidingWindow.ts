@@ -134,18 +134,46 @@ export class SlidingWindow {
     }
   }
 
-  /** Compact text for the store: the start slot and the non-empty slots only. */
-  serialize(): string {
-    const filled: number[][] = [];
+  /**
+   * Compact text for the store: `p t x s` (period, times, slots ahead, start slot), then
+   * each non-empty slot as `i:count,sum,min,max,last,lastTs`, all space-separated. Plain
+   * numbers and no quotes: the store nests it in JSON at every checkpoint, and text that
+   * needs no escaping is copied, not rewritten. Numbers are JavaScript's shortest
+   * round-trip form, so a window reads back exactly.
+   */
+  encode(): string {
+    let text = `${this.periodMs} ${this.times} ${this.futureSlots} ${this.startSlot}`;
+    const s = this.slots;
     for (let i = 0; i < this.size; i++) {
       const at = i * FIELDS;
-      if ((this.slots[at + COUNT] as number) > 0) filled.push([i, ...this.slots.subarray(at, at + FIELDS)]);
+      if ((s[at + COUNT] as number) > 0) text += ` ${i}:${s[at]},${s[at + 1]},${s[at + 2]},${s[at + 3]},${s[at + 4]},${s[at + 5]}`;
     }
-    return JSON.stringify({ p: this.periodMs, t: this.times, x: this.futureSlots, s: this.startSlot, f: filled });
+    return text;
   }
 
-  /** A window from `serialize` (its text, or that parsed), or null when it is not one of this shape (the caller starts afresh). */
-  static deserialize(text: unknown, periodMs: number, times: number, futureSlots = FUTURE_SLOTS): SlidingWindow | null {
+  /** A window from `encode`, or null when the text is not one for this period and times (the caller starts afresh). */
+  static decode(text: string, periodMs: number, times: number, futureSlots = FUTURE_SLOTS): SlidingWindow | null {
+    const parts = text.split(' ');
+    const [p, t, x, s] = parts.slice(0, 4).map(Number);
+    if (p !== periodMs || t !== times || x === undefined || !Number.isInteger(x) || x < 0 || s === undefined || !Number.isInteger(s)) return null;
+    const window = new SlidingWindow(periodMs, times, s, futureSlots);
+    for (const part of parts.slice(4)) {
+      const colon = part.indexOf(':');
+      const index = Number(part.slice(0, colon));
+      const texts = part.slice(colon + 1).split(',');
+      const fields = texts.map(Number);
+      // NaN is written for a sum of +Infinity and -Infinity; any other text that is not a number is not a window.
+      if (colon < 1 || !Number.isInteger(index) || index < 0 || index >= times + x || fields.length !== FIELDS || texts.some((t, i) => t === '' || (Number.isNaN(fields[i]) && t !== 'NaN'))) return null;
+      if (index < window.size) window.slots.set(fields, index * FIELDS);
+    }
+    return window;
+  }
+
+  /**
+   * A window in the JSON of earlier versions (its text, or that parsed), or null when it is
+   * not one of this shape (the caller starts afresh).
+   */
+  static fromJson(text: unknown, periodMs: number, times: number, futureSlots = FUTURE_SLOTS): SlidingWindow | null {
     let parsed: unknown = text;
     if (typeof text === 'string') {
       try {

@@ -129,32 +129,59 @@ export class SubAlarm {
     return this.sub.deterministic ? 'OK' : 'UNDETERMINED';
   }
 
-  /** The window and the decision clock, for the store; opaque to it. `empty`: the decision clock only. */
+  /**
+   * The decision clock and the window, for the store (opaque to it): `k1 <last data ms or ->
+   * <decided end slot>` and the window's `encode`. `empty`: the decision clock only.
+   */
   serialize(empty = false): string {
     const window = empty ? new SlidingWindow(this.periodMs, this.sub.periods, this.window.firstSlot, this.window.futureSlots) : this.window;
-    // The window's JSON is nested as JSON, not as a string of it: written at every checkpoint, it is escaped once, by the store.
-    return `{"w":${window.serialize()},"l":${Number.isFinite(this.lastDataMs) ? this.lastDataMs : 'null'},"d":${Number.isFinite(this.decidedEndSlot) ? this.decidedEndSlot : 'null'}}`;
+    return `${TEXT_VERSION} ${Number.isFinite(this.lastDataMs) ? this.lastDataMs : '-'} ${this.decidedEndSlot} ${window.encode()}`;
   }
 
   /**
    * A sub-alarm restored from the store. A window kept for a different function, period or
    * times (the definition changed) starts afresh, as thresh resets a changed sub-alarm's
-   * stats; a changed operator or threshold keeps the data.
+   * stats; a changed operator or threshold keeps the data. Text that is not a window (or a
+   * window of earlier versions' JSON) restores the state with a fresh window.
    */
   static restore(sub: SubExpression, state: AlarmState, text: string, nowMs: number, delayMs: number): SubAlarm {
     const fresh = SubAlarm.create(sub, nowMs, delayMs);
-    let parsed: { w?: unknown; l?: unknown; d?: unknown };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      return fresh;
-    }
-    // Earlier versions wrote the window as a string of JSON; both read.
-    const window = parsed.w !== undefined ? SlidingWindow.deserialize(parsed.w, fresh.periodMs, sub.periods, fresh.window.futureSlots) : null;
-    if (!window || typeof parsed.d !== 'number') return new SubAlarm(sub, state, fresh.window, fresh.lastDataMs, fresh.decidedEndSlot);
-    const lastDataMs = typeof parsed.l === 'number' ? parsed.l : Number.NEGATIVE_INFINITY;
-    return new SubAlarm(sub, state, window, lastDataMs, parsed.d);
+    const stored = text.startsWith('{') ? fromEarlierJson(text) : fromText(text);
+    const window = stored?.window(fresh.periodMs, sub.periods, fresh.window.futureSlots);
+    if (!stored || !window) return new SubAlarm(sub, state, fresh.window, fresh.lastDataMs, fresh.decidedEndSlot);
+    return new SubAlarm(sub, state, window, stored.lastDataMs, stored.decidedEndSlot);
   }
+}
+
+const TEXT_VERSION = 'k1';
+
+interface StoredSubAlarm {
+  readonly lastDataMs: number;
+  readonly decidedEndSlot: number;
+  readonly window: (periodMs: number, times: number, futureSlots: number) => SlidingWindow | null;
+}
+
+function fromText(text: string): StoredSubAlarm | null {
+  const [version, last, decided] = text.split(' ', 3);
+  if (version !== TEXT_VERSION || last === undefined || decided === undefined) return null;
+  const lastDataMs = last === '-' ? Number.NEGATIVE_INFINITY : Number(last);
+  const decidedEndSlot = Number(decided);
+  if (Number.isNaN(lastDataMs) || !Number.isInteger(decidedEndSlot)) return null;
+  const encoded = text.slice(version.length + last.length + decided.length + 3);
+  return { lastDataMs, decidedEndSlot, window: (periodMs, times, futureSlots) => SlidingWindow.decode(encoded, periodMs, times, futureSlots) };
+}
+
+/** `{"w": <window JSON, or a string of it>, "l": last data ms | null, "d": decided end slot}`. */
+function fromEarlierJson(text: string): StoredSubAlarm | null {
+  let parsed: { w?: unknown; l?: unknown; d?: unknown };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    return null;
+  }
+  if (parsed.w === undefined || typeof parsed.d !== 'number') return null;
+  const { w } = parsed;
+  return { lastDataMs: typeof parsed.l === 'number' ? parsed.l : Number.NEGATIVE_INFINITY, decidedEndSlot: parsed.d, window: (periodMs, times, futureSlots) => SlidingWindow.fromJson(w, periodMs, times, futureSlots) };
 }
 
 function alarmsEarly(sub: SubExpression): boolean {
