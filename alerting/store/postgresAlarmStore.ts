@@ -36,9 +36,9 @@ class PostgresConnection implements SqlConnection {
     return {
       all: async (sql, params = []) => (await client.query(this.text(sql), [...params])).rows as Row[],
       run: async (sql, params = []) => (await client.query(this.text(sql), [...params])).rowCount ?? 0,
-      runEach: async (sql, paramLists) => {
+      runEach: async (sql, items, params) => {
         // Sent together: pg queues them on the one connection, so the round trips overlap.
-        const results = await Promise.all(paramLists.map((params) => client.query(this.text(sql), [...params])));
+        const results = await Promise.all(items.map((item) => client.query(this.text(sql), [...params(item)])));
         return results.reduce((sum, result) => sum + (result.rowCount ?? 0), 0);
       },
     };
@@ -52,8 +52,8 @@ class PostgresConnection implements SqlConnection {
     return this.pooled.run(sql, params);
   }
 
-  runEach(sql: string, paramLists: readonly (readonly SqlValue[])[]): Promise<number> {
-    return this.transaction((tx) => tx.runEach(sql, paramLists));
+  runEach<T>(sql: string, items: readonly T[], params: (item: T) => readonly SqlValue[]): Promise<number> {
+    return this.transaction((tx) => tx.runEach(sql, items, params));
   }
 
   /** READ COMMITTED for writes (their compare-and-set is in each UPDATE's WHERE); REPEATABLE READ for a snapshot. */

@@ -56,8 +56,13 @@ export interface SqlSession {
   all(sql: string, params?: readonly SqlValue[]): Promise<readonly Row[]>;
   /** The number of rows changed. */
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
-  /** One statement once per parameter list, in order (SQLite: in one synchronous loop); the rows changed in all. */
-  runEach(sql: string, paramLists: readonly (readonly SqlValue[])[]): Promise<number>;
+  /**
+   * One statement once per item, with the parameters `params` gives for it, in order; the
+   * rows changed in all. SQLite runs them in one synchronous loop, each item's parameters
+   * made just before its statement, so a checkpoint's many large values die young instead
+   * of all being held (and copied by the collector) until the last is written.
+   */
+  runEach<T>(sql: string, items: readonly T[], params: (item: T) => readonly SqlValue[]): Promise<number>;
 }
 
 export interface SqlConnection extends SqlSession {
@@ -374,11 +379,8 @@ export class SqlAlarmStore implements AlarmStore {
         await tx.run('DELETE FROM deliveries WHERE tenant_id = ? AND alarm_id = ? AND kind = ?', [transition.tenantId, transition.alarmId, 'repeat']);
       }
       const fresh = <T extends { readonly id: string }>(rows: readonly T[]): T[] => rows.filter((row) => !staleAlarms.has(row.id)).sort((a, b) => compareIds(a.id, b.id));
-      await tx.runEach(UPSERT_ALARM, fresh(checkpoint.alarms).map(alarmParams));
-      await tx.runEach(
-        UPDATE_WINDOWS,
-        fresh(checkpoint.windows ?? []).map((w) => [JSON.stringify(w.subAlarms), w.updatedAtMs, w.id]),
-      );
+      await tx.runEach(UPSERT_ALARM, fresh(checkpoint.alarms), alarmParams);
+      await tx.runEach(UPDATE_WINDOWS, fresh(checkpoint.windows ?? []), (w) => [JSON.stringify(w.subAlarms), w.updatedAtMs, w.id]);
       for (const delivery of checkpoint.deliveries) {
         if (!skipped.has(delivery.transitionId)) await tx.run(INSERT_DELIVERY, deliveryParams(delivery));
       }

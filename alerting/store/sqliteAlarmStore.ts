@@ -26,10 +26,10 @@ class SqliteConnection implements SqlConnection {
   private readonly direct: SqlSession = {
     all: async (sql, params = []) => this.statement(sql).all(...params) as Row[],
     run: async (sql, params = []) => this.statement(sql).run(...params).changes,
-    runEach: async (sql, paramLists) => {
+    runEach: async (sql, items, params) => {
       const statement = this.statement(sql);
       let changes = 0;
-      for (const params of paramLists) changes += statement.run(...params).changes;
+      for (const item of items) changes += statement.run(...params(item)).changes;
       return changes;
     },
   };
@@ -59,8 +59,8 @@ class SqliteConnection implements SqlConnection {
     return this.inTurn(() => this.direct.run(sql, params));
   }
 
-  runEach(sql: string, paramLists: readonly (readonly SqlValue[])[]): Promise<number> {
-    return this.inTurn(() => this.direct.runEach(sql, paramLists));
+  runEach<T>(sql: string, items: readonly T[], params: (item: T) => readonly SqlValue[]): Promise<number> {
+    return this.inTurn(() => this.direct.runEach(sql, items, params));
   }
 
   /**
