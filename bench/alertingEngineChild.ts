@@ -4,7 +4,7 @@
  *
  * It wires the engine as `kansoku alerting` does on the single-machine default: an
  * `AlarmEngine` reading the in-process bus (`MemoryBus` with the `bus.memory` defaults),
- * checkpointing every batch into a SQLite file store, ticking every second. The
+ * checkpointing every 5 s into a SQLite file store, evaluating at each close. The
  * definitions are created through the store, the measurements come pre-framed
  * (bench/alertingLoad.ts), and the feeder lives in this process because the bus does:
  *
@@ -72,6 +72,7 @@ export interface EngineRunResult {
 /** The `alerting.evaluation` and `bus.memory` defaults (alerting/config.ts, bus/config.ts). */
 const ENGINE_OPTIONS: AlarmEngineOptions = {
   tickMs: 1_000,
+  evaluateAtClose: true,
   delayMs: 10_000,
   definitionsPollMs: 2_000,
   catchUpTimeoutMs: 30_000,
