@@ -346,14 +346,16 @@ export class AlarmEngine {
     this.deps.counters.add(ENGINE_COUNTERS.definitionReloads);
   }
 
-  private scheduleCheckpoint(afterMs = this.deps.options.checkpointIntervalMs): void {
+  private scheduleCheckpoint(afterMs = this.deps.options.checkpointIntervalMs, deferred = false): void {
     if (this.stopping || this.deps.options.checkpointIntervalMs === 0) return;
     this.checkpointTimer = setTimeout(() => {
       // A checkpoint blocks the store (and, on SQLite, the thread) for a while: one that would
-      // still run when a view closes waits until just after the close's evaluation.
-      const untilCloseMs = this.deps.options.evaluateAtClose === true ? this.evaluator.nextCloseAfter(this.deps.now()) - this.deps.now() : Number.POSITIVE_INFINITY;
-      if (untilCloseMs < this.lastCheckpointMs * 1.5 + CLOSE_MARGIN_MS) {
-        this.scheduleCheckpoint(untilCloseMs + CLOSE_MARGIN_MS);
+      // still run when a view closes waits until just after the close's evaluation (once: a
+      // checkpoint longer than the period still runs).
+      const nowMs = this.deps.now();
+      const untilCloseMs = this.deps.options.evaluateAtClose === true ? this.evaluator.nextCloseAfter(nowMs) - nowMs : Number.POSITIVE_INFINITY;
+      if (!deferred && untilCloseMs < this.lastCheckpointMs * 1.5 + CLOSE_MARGIN_MS) {
+        this.scheduleCheckpoint(untilCloseMs + CLOSE_MARGIN_MS, true);
         return;
       }
       const startedMs = performance.now();
