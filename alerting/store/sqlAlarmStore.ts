@@ -80,6 +80,14 @@ export interface SqlDialect {
    * SKIP LOCKED` keeps concurrent claimers off each other's rows; SQLite writes one at a time.
    */
   readonly claimLockClause: string;
+  /**
+   * Whether a checkpoint writes its alarm rows in id order, so that two writers whose
+   * checkpoints overlap take row locks in one order and wait rather than deadlock
+   * (PostgreSQL). SQLite holds one write lock for the whole transaction, so the order is
+   * free, and the rows go in the order the engine changed them, which costs no sort and
+   * is closer to their order on disk.
+   */
+  readonly ordersWritesById: boolean;
 }
 
 /** BEGIN, work, COMMIT; ROLLBACK when work fails (a failed rollback must not hide why). */
@@ -192,10 +200,13 @@ export class SqlAlarmStore implements AlarmStore {
   private readonly claimSql: string;
   private closing: Promise<void> | undefined;
 
+  private readonly ordersWritesById: boolean;
+
   constructor(
     private readonly db: SqlConnection,
     dialect: SqlDialect,
   ) {
+    this.ordersWritesById = dialect.ordersWritesById;
     this.claimSql =
       'UPDATE deliveries SET leased_by = ?, lease_until_ms = ?, claims = claims + 1 WHERE id IN (' +
       `SELECT id FROM deliveries WHERE due_at_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?) ORDER BY due_at_ms, id LIMIT ? ${dialect.claimLockClause}` +
@@ -360,9 +371,9 @@ export class SqlAlarmStore implements AlarmStore {
    * drops its alarm's pending repeats (of the state it left, or of an earlier stay in the new
    * one): the new state's deliveries start their own chain, so reminders never double up.
    *
-   * Rows are touched in alarm id order (a stable sort keeps one alarm's transitions in
-   * their order), so two writers whose checkpoints overlap wait for each other rather
-   * than deadlock.
+   * Transitions are applied in alarm id order (a stable sort keeps one alarm's transitions
+   * in their order), and on PostgreSQL the alarm rows too, so two writers whose checkpoints
+   * overlap wait for each other rather than deadlock (see SqlDialect.ordersWritesById).
    */
   async checkpoint(checkpoint: EngineCheckpoint): Promise<CheckpointResult> {
     return this.db.transaction(async (tx) => {
@@ -378,7 +389,10 @@ export class SqlAlarmStore implements AlarmStore {
         await tx.run(INSERT_TRANSITION, transitionParams(transition));
         await tx.run('DELETE FROM deliveries WHERE tenant_id = ? AND alarm_id = ? AND kind = ?', [transition.tenantId, transition.alarmId, 'repeat']);
       }
-      const fresh = <T extends { readonly id: string }>(rows: readonly T[]): T[] => rows.filter((row) => !staleAlarms.has(row.id)).sort((a, b) => compareIds(a.id, b.id));
+      const fresh = <T extends { readonly id: string }>(rows: readonly T[]): T[] => {
+        const kept = rows.filter((row) => !staleAlarms.has(row.id));
+        return this.ordersWritesById ? kept.sort((a, b) => compareIds(a.id, b.id)) : kept;
+      };
       await tx.runEach(UPSERT_ALARM, fresh(checkpoint.alarms), alarmParams);
       await tx.runEach(UPDATE_WINDOWS, fresh(checkpoint.windows ?? []), (w) => [JSON.stringify(w.subAlarms), w.updatedAtMs, w.id]);
       for (const delivery of checkpoint.deliveries) {
