@@ -5,7 +5,7 @@ import type { MetricDefinition } from '../../core/query.js';
 import { seriesKey } from '../../core/seriesKey.js';
 import type { AlarmState } from '../alarmState.js';
 import { stableId } from '../ids.js';
-import type { AlarmDefinitionRecord, AlarmRecord, AlarmTransitionRecord, AlarmWindowsRecord, SubAlarmRecord } from '../store/alarmStore.js';
+import { encodeSubAlarms, type AlarmDefinitionRecord, type AlarmRecord, type AlarmTransitionRecord, type AlarmWindowsRecord, type SubAlarmRecord } from '../store/alarmStore.js';
 import { combineStates, compileDefinition, type CompiledDefinition } from './compiledDefinition.js';
 import { SubAlarm } from './subAlarm.js';
 
@@ -314,7 +314,7 @@ export class AlarmEvaluator {
       if (!alarm.complete || this.alarms.get(alarm.id) !== alarm) continue;
       this.changed.delete(alarm);
       if (alarm.stored && alarm.listedSinceStored !== true) {
-        windows.push({ id: alarm.id, subAlarms: subAlarmRecords(alarm, false), updatedAtMs: alarm.updatedAtMs });
+        windows.push({ id: alarm.id, subAlarmsJson: encodeSubAlarms(subAlarmRecords(alarm, false)), updatedAtMs: alarm.updatedAtMs });
         continue;
       }
       alarm.stored = true;

@@ -1,5 +1,6 @@
 import type { MetricDefinition } from '../../core/query.js';
 import type { AlarmState } from '../alarmState.js';
+import { encodeSubAlarms } from './alarmStore.js';
 import type {
   AlarmDefinitionRecord,
   AlarmRecord,
@@ -124,7 +125,7 @@ export function alarmParams(alarm: AlarmRecord): SqlValue[] {
     alarm.lifecycleState,
     alarm.link,
     alarm.partition,
-    JSON.stringify(alarm.subAlarms),
+    encodeSubAlarms(alarm.subAlarms),
     alarm.stateUpdatedAtMs,
     alarm.createdAtMs,
     alarm.updatedAtMs,

@@ -195,11 +195,20 @@ export interface DeliveryRecord {
 /** A delivery as written: a new one starts unclaimed (claims 0 when left out). */
 export type NewDelivery = Omit<DeliveryRecord, 'claims'> & { readonly claims?: number };
 
-/** The part of an alarm the engine rewrites at every checkpoint. */
+/**
+ * The part of an alarm the engine rewrites at every checkpoint. The sub-alarms come
+ * encoded (`encodeSubAlarms`): made into the column's text as each alarm is taken, they
+ * are one short-lived string per alarm rather than a tree of objects held until written.
+ */
 export interface AlarmWindowsRecord {
   readonly id: string;
-  readonly subAlarms: readonly SubAlarmRecord[];
+  readonly subAlarmsJson: string;
   readonly updatedAtMs: number;
+}
+
+/** Sub-alarms as the store keeps them (JSON), for AlarmWindowsRecord. */
+export function encodeSubAlarms(subAlarms: readonly SubAlarmRecord[]): string {
+  return JSON.stringify(subAlarms);
 }
 
 /** What one engine evaluation or ingest step makes durable, all in one transaction. */

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetricDefinition } from '../../core/query.js';
 import type { AlarmState } from '../alarmState.js';
+import { encodeSubAlarms } from './alarmStore.js';
 import type {
   AlarmCountGroup,
   AlarmDefinitionRecord,
@@ -506,9 +507,9 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
           checkpointOf({
             offsets: new Map([[3, '42']]),
             windows: [
-              { id: alarm.id, subAlarms: moved(alarm, 'a'), updatedAtMs: T0 + 900 },
-              { id: deleted.id, subAlarms: moved(deleted, 'd'), updatedAtMs: T0 + 900 },
-              { id: contested.id, subAlarms: moved(contested, 'c'), updatedAtMs: T0 + 900 },
+              { id: alarm.id, subAlarmsJson: encodeSubAlarms(moved(alarm, 'a')), updatedAtMs: T0 + 900 },
+              { id: deleted.id, subAlarmsJson: encodeSubAlarms(moved(deleted, 'd')), updatedAtMs: T0 + 900 },
+              { id: contested.id, subAlarmsJson: encodeSubAlarms(moved(contested, 'c')), updatedAtMs: T0 + 900 },
             ],
             // This writer believes win-stale is in ALARM; the store holds OK, so its windows are not written either.
             transitions: [exampleTransition(contested, 'tr-win-stale', 'ALARM', 'OK')],

@@ -394,7 +394,7 @@ export class SqlAlarmStore implements AlarmStore {
         return this.ordersWritesById ? kept.sort((a, b) => compareIds(a.id, b.id)) : kept;
       };
       await tx.runEach(UPSERT_ALARM, fresh(checkpoint.alarms), alarmParams);
-      await tx.runEach(UPDATE_WINDOWS, fresh(checkpoint.windows ?? []), (w) => [JSON.stringify(w.subAlarms), w.updatedAtMs, w.id]);
+      await tx.runEach(UPDATE_WINDOWS, fresh(checkpoint.windows ?? []), (w) => [w.subAlarmsJson, w.updatedAtMs, w.id]);
       for (const delivery of checkpoint.deliveries) {
         if (!skipped.has(delivery.transitionId)) await tx.run(INSERT_DELIVERY, deliveryParams(delivery));
       }
