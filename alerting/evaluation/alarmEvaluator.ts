@@ -88,9 +88,8 @@ export class AlarmEvaluator {
   private readonly alarms = new Map<string, LiveAlarm>();
   /**
    * definition id → match key → alarm: the per-measurement way to an alarm, without hashing
-   * a new id string. The match key is the value itself for a single match_by key. Entries
-   * are checked against `alarms` when found, so one left behind by a forgotten alarm is
-   * never used.
+   * a new id string. The match key is the value itself for a single match_by key. An entry
+   * left behind by a forgotten alarm is never used: the alarm carries its `forgotten` mark.
    */
   private readonly byMatch = new Map<string, Map<string, LiveAlarm>>();
   /** Alarms to write at the next checkpoint: a set, so a checkpoint costs what changed, not every alarm. */
