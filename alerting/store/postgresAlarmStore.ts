@@ -37,9 +37,10 @@ class PostgresConnection implements SqlConnection {
       all: async (sql, params = []) => (await client.query(this.text(sql), [...params])).rows as Row[],
       run: async (sql, params = []) => (await client.query(this.text(sql), [...params])).rowCount ?? 0,
       runEach: async (sql, items, params) => {
-        // Sent together: pg queues them on the one connection, so the round trips overlap.
-        const results = await Promise.all(items.map((item) => client.query(this.text(sql), [...params(item)])));
-        return results.reduce((sum, result) => sum + (result.rowCount ?? 0), 0);
+        // One after another: pg no longer lets a client take a query while one runs.
+        let changes = 0;
+        for (const item of items) changes += (await client.query(this.text(sql), [...params(item)])).rowCount ?? 0;
+        return changes;
       },
     };
   }

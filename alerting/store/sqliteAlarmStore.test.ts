@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { alarmStoreContract } from './alarmStoreContract.testkit.js';
 import { openSqliteAlarmStore } from './sqliteAlarmStore.js';
@@ -12,7 +14,36 @@ let files = 0;
 alarmStoreContract('SQLite in memory', () => openSqliteAlarmStore(':memory:'));
 alarmStoreContract('SQLite file', () => openSqliteAlarmStore(join(directory, `contract-${++files}.db`)));
 
+/** Runs `node` on a script with tsx, resolving to its exit code and stderr. */
+function runNode(script: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
 describe('SqliteAlarmStore on a file', () => {
+  it('opens in several processes at once on a new file (two servers starting together): none fails with "database is locked"', async () => {
+    for (let round = 0; round < 2; round++) {
+      const path = join(directory, `together-${round}.db`);
+      // All four open at one instant, well after each has loaded.
+      const startAtMs = Date.now() + 4_000;
+      const script = `import { openSqliteAlarmStore } from './alerting/store/sqliteAlarmStore.ts';
+while (Date.now() < ${startAtMs}) await new Promise((resolve) => setTimeout(resolve, 1));
+const store = await openSqliteAlarmStore(${JSON.stringify(path)});
+await store.createDefinition({ tenantId: 't', name: 'd' + process.pid, description: '', expression: 'avg(cpu) > 1', matchBy: [], severity: 'LOW', alarmActions: [], okActions: [], undeterminedActions: [], actionsEnabled: true }, Date.now());
+await store.close();`;
+      const results = await Promise.all([1, 2, 3, 4].map(() => runNode(script)));
+      expect(results.map((r) => (r.code === 0 ? 'ok' : r.stderr.split('\n').find((line) => line.includes('Error')) ?? r.stderr))).toEqual(['ok', 'ok', 'ok', 'ok']);
+      const store = await openSqliteAlarmStore(path);
+      expect(await store.allDefinitions()).toHaveLength(4);
+      await store.close();
+    }
+  }, 60_000);
+
   it('keeps everything across a reopen', async () => {
     const path = join(directory, 'reopened', 'alarms.db');
     const nowMs = Date.UTC(2026, 10, 26);

@@ -85,10 +85,13 @@ const PAGE_CACHE_KIB = 65_536;
 function openConnection(path: string): SqliteDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
-  // busy_timeout: a second process on the same file waits for the write lock instead of failing at once.
-  // cache_size: a checkpoint rewrites every alarm a batch touched, in id order, which is not the
+  // busy_timeout first: a second process on the same file (two servers starting together)
+  // waits for the lock, also while the other switches the file to WAL or creates the schema,
+  // instead of failing at once with "database is locked".
+  db.exec('PRAGMA busy_timeout = 5000;');
+  // cache_size: a checkpoint rewrites every alarm a batch touched, in an order that is not the
   // rows' order on disk; with SQLite's 2 MiB default most of those pages are read again each time.
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -${PAGE_CACHE_KIB};`);
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -${PAGE_CACHE_KIB};`);
   db.exec(ALARM_STORE_SCHEMA.join(';\n'));
   return db;
 }

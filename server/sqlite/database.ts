@@ -70,6 +70,8 @@ function dropUnusedLogsTable(db: SqliteDatabase): void {
 export function openDatabase(path: string): SqliteDatabase {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
+  // First, so that a process opening the file while another switches it to WAL or creates the schema waits instead of failing.
+  db.exec('PRAGMA busy_timeout = 5000;');
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
   dropUnusedLogsTable(db);
   db.exec(SCHEMA);
