@@ -310,7 +310,7 @@ export class AlarmEvaluator {
     const windows: AlarmWindowsRecord[] = [];
     for (const alarm of this.changed) {
       // Not an alarm yet, or forgotten since (its partition went to another replica).
-      if (!alarm.complete || this.alarms.get(alarm.id) !== alarm) continue;
+      if (!alarm.complete || alarm.forgotten === true) continue;
       this.changed.delete(alarm);
       if (alarm.stored && alarm.listedSinceStored !== true) {
         windows.push({ id: alarm.id, subAlarmsJson: encodeSubAlarms(subAlarmRecords(alarm, false)), updatedAtMs: alarm.updatedAtMs });
@@ -320,7 +320,7 @@ export class AlarmEvaluator {
       alarm.listedSinceStored = false;
       alarms.push(toRecord(alarm, false));
     }
-    for (const alarm of this.changed) if (this.alarms.get(alarm.id) !== alarm) this.changed.delete(alarm);
+    for (const alarm of this.changed) if (alarm.forgotten === true) this.changed.delete(alarm);
     return { alarms, windows };
   }
 
