@@ -337,14 +337,16 @@ describe('scale-out: two servers in one consumer group, one killed mid-stream', 
     // The survivor took over: it wrote after the kill. Writes beyond the unique points were redeliveries.
     const survivorFinal = await written(survivor);
     expect(survivorFinal, 'the survivor wrote nothing after the kill').toBeGreaterThan(survivorAtKill);
-    const duplicates = survivorFinal + victimAtKill - unique;
+    // Only a lower bound, and it may come out negative: the victim can finish a write between the
+    // read of its counter and the SIGKILL (CI once saw -310, one batch). Exactness is asserted above,
+    // on what influxd holds; this figure is reported, not asserted.
+    const duplicates = Math.max(0, survivorFinal + victimAtKill - unique);
     console.info(
       `scale-out: ${hosts.length} agents × ${page.total} points = ${unique} unique points; ` +
         `at the kill the killed server's ${victimPartitions.length} partitions held ${moment.victimLag} uncommitted messages and ${agentsRunningAtKill} agents were running; ` +
         `killed server wrote ≥ ${victimAtKill}; survivor wrote ${survivorAtKill} before the kill, ${survivorFinal} in all; ` +
-        `written twice (overwritten in place): ${duplicates}; caught up ${caughtUpMs - killedMs} ms after the kill; test ${Date.now() - startedMs} ms; ` +
+        `written twice (overwritten in place): at least ${duplicates}; caught up ${caughtUpMs - killedMs} ms after the kill; test ${Date.now() - startedMs} ms; ` +
         `group formation restarts: ${groupRestarts}`,
     );
-    expect(duplicates).toBeGreaterThanOrEqual(0);
   }, 110_000);
 });
