@@ -70,7 +70,11 @@ async function run(rotation: Rotation): Promise<void> {
     return t;
   };
   const firstSeenEpoch = new Map<number, number>();
+  /** Where each line was first seen, as the agent names it in a record's origin: the content's id (or the file key without one) and the offset. */
+  const firstSeenAt = new Map<number, string>();
   const duplicates: { line: number; epoch: number; firstEpoch: number }[] = [];
+  /** A line seen again, after a crash, under another name than the first time: it would be stored twice. */
+  const renamed: { line: number; first: string; again: string }[] = [];
   let epoch = 0;
   let tailer = await make();
 
@@ -79,9 +83,15 @@ async function run(rotation: Rotation): Promise<void> {
       for (const line of chunk.lines) {
         const n = Number(line.text.slice(0, 8));
         expect(line.text).toMatch(/^\d{8} (payload ){10}$/);
+        const at = `${chunk.file.path}|${chunk.contentId ?? `key ${chunk.file.key}`}|${line.startOffset}`;
         const first = firstSeenEpoch.get(n);
-        if (first === undefined) firstSeenEpoch.set(n, epoch);
-        else duplicates.push({ line: n, epoch, firstEpoch: first });
+        if (first === undefined) {
+          firstSeenEpoch.set(n, epoch);
+          firstSeenAt.set(n, at);
+        } else {
+          duplicates.push({ line: n, epoch, firstEpoch: first });
+          if (firstSeenAt.get(n) !== at) renamed.push({ line: n, first: firstSeenAt.get(n) ?? '', again: at });
+        }
         tailer.commit(chunk.file.key, line.endOffset);
       }
     }
@@ -120,6 +130,7 @@ async function run(rotation: Rotation): Promise<void> {
   expect(missing).toEqual([]);
   expect(firstSeenEpoch.size).toBe(writer.next);
   expect(duplicates.filter((d) => d.epoch <= d.firstEpoch)).toEqual([]);
+  expect(renamed.slice(0, 3), `${renamed.length} lines seen again under another name`).toEqual([]);
   console.log(`${rotation}: ${writer.next} lines, ${writer.rotations} rotations, ${duplicates.length} seen again after a crash`);
 }
 

@@ -335,6 +335,31 @@ describe('FileTailer: checkpoints', () => {
     expect(texts(got).sort()).toEqual(['b1', 'b2', 'c1']);
   });
 
+  it('names a file by its content even when it was empty while live, so a crash re-reads it under the same name', async () => {
+    // The kubelet's rename leaves a new, empty file; a poll may open it before its first line
+    // and the next find it already renamed away. Its lines must still carry the content's
+    // id: a restarted agent names the same file by its content, and a record's id is built on it.
+    const path = join(logs, 'app.log');
+    writeFileSync(path, '');
+    const first = await tailer();
+    expect(await pollAll(first)).toEqual([]);
+    appendFileSync(path, lines('a1', 'a2', 'a3'));
+    renameSync(path, `${path}.1`);
+    writeFileSync(path, '');
+    const before = (await first.poll(1 << 20)).filter((c) => c.lines.length > 0);
+    expect(texts(before)).toEqual(['a1', 'a2', 'a3']);
+    const contentId = before[0]?.contentId;
+    expect(contentId, 'the rotated file was read without a content id').toBeDefined();
+    first.commit(before[0]!.file.key, (before[0]!.lines[0] as RawLine).endOffset);
+    await first.flushCheckpoints();
+    tailers.splice(tailers.indexOf(first), 1); // crashed: never closed
+    const second = await tailer();
+    const again = [...(await pollAll(second)), ...(await afterRotateWait(second))].filter((c) => c.lines.length > 0);
+    expect(texts(again)).toEqual(['a2', 'a3']);
+    expect(again.map((c) => c.contentId)).toEqual([contentId]);
+    expect(again[0]?.lines.map((l) => l.startOffset)).toEqual(before[0]?.lines.slice(1).map((l) => l.startOffset));
+  });
+
   it('commits persist at most every interval and at close', async () => {
     writeFileSync(join(logs, 'app.log'), lines('1', '2'));
     const t = await tailer({ checkpointIntervalMs: 1000 });

@@ -282,6 +282,7 @@ export class FileTailer {
     if (this.options.mode === 'follow' || !this.discovered) await this.discover(now);
     await this.readRoundRobin(maxBytes);
     await this.verifyLiveFiles(now);
+    await this.nameRotatedContents();
     await this.finishQuietFiles(now);
     if (now - this.lastSweepMs >= this.options.checkpointIntervalMs) {
       this.lastSweepMs = now;
@@ -735,6 +736,32 @@ export class FileTailer {
   }
 
   /**
+   * A rotated file opened while it was still empty, and renamed away before a poll saw it
+   * grow, has no head in its print: verifyLiveFiles completes only live files. Its lines would
+   * then be named by its key, not by its content, while a restarted agent finds the same file
+   * with its head and names it by that: records read on both sides of a crash would get two
+   * ids, and Elasticsearch would store them twice. So the print is completed from the file
+   * before its lines are given out; a rotated file is no longer written from its start.
+   */
+  private async nameRotatedContents(): Promise<void> {
+    for (const f of this.touched) if (f.phase !== 'active') await this.completeHead(f);
+  }
+
+  private async completeHead(f: Followed): Promise<void> {
+    if (f.lines.length === 0 || f.fingerprint.head !== undefined || !f.reader) return;
+    let check: Awaited<ReturnType<typeof checkFingerprint>>;
+    try {
+      check = await checkFingerprint(f.reader.fd, f.fingerprint, this.scratch);
+    } catch {
+      return;
+    }
+    if (check.matches && check.current.bytes > f.fingerprint.bytes) {
+      f.fingerprint = check.current;
+      this.dirty = true;
+    }
+  }
+
+  /**
    * The live file was truncated. If a rotated copy holds what we had not read, the key moves
    * to the copy (read on from the last verified offset; this poll's lines, possibly read from
    * the truncated file, are dropped); otherwise the key ends. The file itself starts again
@@ -861,6 +888,7 @@ export class FileTailer {
         this.counts.readErrors++;
         this.options.log.warn({ path: f.file.realPath, error: errorText(error) }, 'cannot read the end of a rotated log file');
       }
+      await this.completeHead(f); // its last lines may be its first
       await closeQuietly(f.reader.fd);
       f.reader = undefined;
       f.phase = 'finished';
