@@ -522,6 +522,26 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
         expect(await store.loadPartition(3)).toMatchObject({ offset: '42' });
       });
 
+      it('writes the windows of many alarms in one checkpoint, each to its own row, deleted ones staying deleted', async () => {
+        // More rows than one statement sets (SqliteAlarmStore sets 200 a statement), and not a multiple of it.
+        const definition = await store.createDefinition(exampleDefinition(A), T0);
+        const alarms = Array.from({ length: 457 }, (_, i) => exampleAlarm(A, `many-${String(i).padStart(3, '0')}`, definition.id, { partition: 5 }));
+        await store.checkpoint(checkpointOf({ alarms }));
+        const gone = new Set([alarms[3]!.id, alarms[250]!.id, alarms[456]!.id]);
+        for (const id of gone) expect(await store.deleteAlarm(A, id)).toBe(true);
+        const windowOf = (i: number) => [{ ...alarms[i]!.subAlarms[0]!, window: `{"w":${i}}`, currentValues: [i] }];
+        // In an order of their own, as the engine changed them.
+        const order = alarms.map((_, i) => (i * 7) % alarms.length);
+        await store.checkpoint(checkpointOf({ windows: order.map((i) => ({ id: alarms[i]!.id, subAlarmsJson: encodeSubAlarms(windowOf(i)), updatedAtMs: T0 + i })) }));
+        const stored = (await store.loadPartition(5)).alarms;
+        expect(stored).toHaveLength(alarms.length - gone.size);
+        for (const alarm of stored) {
+          const i = Number(alarm.id.slice('many-'.length));
+          expect(alarm).toMatchObject({ subAlarms: windowOf(i), updatedAtMs: T0 + i, state: 'OK', metrics: alarms[i]!.metrics });
+        }
+        expect(stored.some((a) => gone.has(a.id))).toBe(false);
+      });
+
       it('applies the transitions of an alarm the same checkpoint creates', async () => {
         const definition = await store.createDefinition(exampleDefinition(A), T0);
         const created = exampleAlarm(A, 'new-alarm', definition.id, { state: 'ALARM' });

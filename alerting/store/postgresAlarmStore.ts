@@ -79,7 +79,7 @@ class PostgresConnection implements SqlConnection {
  */
 export class PostgresAlarmStore extends SqlAlarmStore implements AlarmStore {
   constructor(pool: pg.Pool) {
-    super(new PostgresConnection(pool), { claimLockClause: 'FOR UPDATE SKIP LOCKED', ordersWritesById: true });
+    super(new PostgresConnection(pool), { claimLockClause: 'FOR UPDATE SKIP LOCKED', ordersWritesById: true, windowsPerStatement: 1 });
   }
 }
 

@@ -10,6 +10,7 @@ import {
   type AlarmStore,
   type AlarmTransitionRecord,
   type AlarmView,
+  type AlarmWindowsRecord,
   type CheckpointResult,
   type DeliveryRecord,
   type EngineCheckpoint,
@@ -88,6 +89,14 @@ export interface SqlDialect {
    * is closer to their order on disk.
    */
   readonly ordersWritesById: boolean;
+  /**
+   * How many alarms' windows one statement of a checkpoint sets. Above 1, `UPDATE … FROM
+   * (VALUES …)` sets that many rows at once: on SQLite it halves a row's cost (about 7 µs a
+   * row alone, 3.4 in statements of 200, for 100,000 rows), which a checkpoint of every alarm
+   * pays every interval. PostgreSQL keeps 1: a joined update takes its row locks in the
+   * plan's order, not in id order (see ordersWritesById), and its VALUES would need casts.
+   */
+  readonly windowsPerStatement: number;
 }
 
 /** BEGIN, work, COMMIT; ROLLBACK when work fails (a failed rollback must not hide why). */
@@ -189,6 +198,10 @@ const INSERT_DEFINITION = `INSERT INTO alarm_definitions (${DEFINITION_COLUMNS})
  */
 const UPSERT_ALARM = `INSERT INTO alarms (${ALARM_COLUMNS}) VALUES (${placeholders(columnCount(ALARM_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET metrics = excluded.metrics, sub_alarms = excluded.sub_alarms, updated_at_ms = excluded.updated_at_ms`;
 const UPDATE_WINDOWS = 'UPDATE alarms SET sub_alarms = ?, updated_at_ms = ? WHERE id = ?';
+/** UPDATE_WINDOWS for `rows` rows in one statement, parameters (id, sub_alarms, updated_at_ms) per row. */
+const updateWindowsOf = (rows: number): string =>
+  `WITH v (id, sub_alarms, updated_at_ms) AS (VALUES ${Array.from({ length: rows }, () => '(?, ?, ?)').join(', ')}) ` +
+  'UPDATE alarms SET sub_alarms = v.sub_alarms, updated_at_ms = v.updated_at_ms FROM v WHERE alarms.id = v.id';
 const INSERT_TRANSITION = `INSERT INTO alarm_history (${TRANSITION_COLUMNS}) VALUES (${placeholders(columnCount(TRANSITION_COLUMNS))}) ON CONFLICT (id) DO NOTHING`;
 const INSERT_METHOD = `INSERT INTO notification_methods (${METHOD_COLUMNS}) VALUES (${placeholders(columnCount(METHOD_COLUMNS))})`;
 const INSERT_DELIVERY = `INSERT INTO deliveries (${DELIVERY_COLUMNS}) VALUES (${placeholders(columnCount(DELIVERY_COLUMNS))}) ON CONFLICT (id) DO NOTHING`;
@@ -201,12 +214,16 @@ export class SqlAlarmStore implements AlarmStore {
   private closing: Promise<void> | undefined;
 
   private readonly ordersWritesById: boolean;
+  private readonly windowsPerStatement: number;
+  private readonly updateWindowsSql: string;
 
   constructor(
     private readonly db: SqlConnection,
     dialect: SqlDialect,
   ) {
     this.ordersWritesById = dialect.ordersWritesById;
+    this.windowsPerStatement = Math.max(1, Math.floor(dialect.windowsPerStatement));
+    this.updateWindowsSql = this.windowsPerStatement > 1 ? updateWindowsOf(this.windowsPerStatement) : UPDATE_WINDOWS;
     this.claimSql =
       'UPDATE deliveries SET leased_by = ?, lease_until_ms = ?, claims = claims + 1 WHERE id IN (' +
       `SELECT id FROM deliveries WHERE due_at_ms <= ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?) ORDER BY due_at_ms, id LIMIT ? ${dialect.claimLockClause}` +
@@ -394,7 +411,7 @@ export class SqlAlarmStore implements AlarmStore {
         return this.ordersWritesById ? kept.sort((a, b) => compareIds(a.id, b.id)) : kept;
       };
       await tx.runEach(UPSERT_ALARM, fresh(checkpoint.alarms), alarmParams);
-      await tx.runEach(UPDATE_WINDOWS, fresh(checkpoint.windows ?? []), (w) => [w.subAlarmsJson, w.updatedAtMs, w.id]);
+      await this.updateWindows(tx, fresh(checkpoint.windows ?? []));
       for (const delivery of checkpoint.deliveries) {
         if (!skipped.has(delivery.transitionId)) await tx.run(INSERT_DELIVERY, deliveryParams(delivery));
       }
@@ -403,6 +420,24 @@ export class SqlAlarmStore implements AlarmStore {
       }
       return { skippedTransitions: checkpoint.transitions.filter((t) => skipped.has(t.id)).map((t) => t.id) };
     });
+  }
+
+  /** Sets the windows of alarms the store has, `windowsPerStatement` rows a statement and the rest one by one. */
+  private async updateWindows(tx: SqlSession, windows: readonly AlarmWindowsRecord[]): Promise<void> {
+    const per = this.windowsPerStatement;
+    const whole = per > 1 ? windows.length - (windows.length % per) : 0;
+    if (whole > 0) {
+      const starts = Array.from({ length: whole / per }, (_, i) => i * per);
+      await tx.runEach(this.updateWindowsSql, starts, (start) => {
+        const params: SqlValue[] = [];
+        for (let i = start; i < start + per; i++) {
+          const w = windows[i] as AlarmWindowsRecord;
+          params.push(w.id, w.subAlarmsJson, w.updatedAtMs);
+        }
+        return params;
+      });
+    }
+    await tx.runEach(UPDATE_WINDOWS, whole > 0 ? windows.slice(whole) : windows, (w) => [w.subAlarmsJson, w.updatedAtMs, w.id]);
   }
 
   private async applyTransition(tx: SqlSession, transition: AlarmTransitionRecord, created: ReadonlySet<string>): Promise<boolean> {

@@ -99,7 +99,7 @@ function openConnection(path: string): SqliteDatabase {
 /** The alarm store of the single-machine default: one SQLite file (or ':memory:'). */
 export class SqliteAlarmStore extends SqlAlarmStore implements AlarmStore {
   constructor(path: string) {
-    super(new SqliteConnection(openConnection(path)), { claimLockClause: '', ordersWritesById: false });
+    super(new SqliteConnection(openConnection(path)), { claimLockClause: '', ordersWritesById: false, windowsPerStatement: 200 });
   }
 }
 
