@@ -1,12 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'libsql';
+import { openSqliteFile, type SqliteDatabase } from '../../core/sqliteFile.js';
 import type { AlarmStore } from './alarmStore.js';
 import { ALARM_STORE_SCHEMA } from './alarmStoreSchema.js';
 import type { Row, SqlValue } from './alarmRows.js';
 import { SqlAlarmStore, inTransaction, type SqlConnection, type SqlSession } from './sqlAlarmStore.js';
 
-type SqliteDatabase = InstanceType<typeof Database>;
 /** The part of a libsql statement the store uses. */
 interface Statement {
   all(...params: unknown[]): unknown[];
@@ -83,17 +80,12 @@ class SqliteConnection implements SqlConnection {
 const PAGE_CACHE_KIB = 65_536;
 
 function openConnection(path: string): SqliteDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  // busy_timeout first: a second process on the same file (two servers starting together)
-  // waits for the lock, also while the other switches the file to WAL or creates the schema,
-  // instead of failing at once with "database is locked".
-  db.exec('PRAGMA busy_timeout = 5000;');
-  // cache_size: a checkpoint rewrites every alarm a batch touched, in an order that is not the
-  // rows' order on disk; with SQLite's 2 MiB default most of those pages are read again each time.
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -${PAGE_CACHE_KIB};`);
-  db.exec(ALARM_STORE_SCHEMA.join(';\n'));
-  return db;
+  return openSqliteFile(path, (db) => {
+    // cache_size: a checkpoint rewrites every alarm a batch touched, in an order that is not the
+    // rows' order on disk; with SQLite's 2 MiB default most of those pages are read again each time.
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -${PAGE_CACHE_KIB};`);
+    db.exec(ALARM_STORE_SCHEMA.join(';\n'));
+  });
 }
 
 /** The alarm store of the single-machine default: one SQLite file (or ':memory:'). */

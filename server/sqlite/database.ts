@@ -1,6 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'libsql';
+import { openSqliteFile, type SqliteDatabase } from '../../core/sqliteFile.js';
 
 /**
  * The embedded store of the single-machine default. libsql rather than better-sqlite3:
@@ -17,7 +15,7 @@ import Database from 'libsql';
  * its stream, `log_streams`: one row per tenant and dimension set (a container's stdout,
  * say), so that a dimension filter picks a few streams rather than reading every log.
  */
-export type SqliteDatabase = InstanceType<typeof Database>;
+export type { SqliteDatabase };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS series (
@@ -68,14 +66,11 @@ function dropUnusedLogsTable(db: SqliteDatabase): void {
 }
 
 export function openDatabase(path: string): SqliteDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  // First, so that a process opening the file while another switches it to WAL or creates the schema waits instead of failing.
-  db.exec('PRAGMA busy_timeout = 5000;');
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
-  dropUnusedLogsTable(db);
-  db.exec(SCHEMA);
-  return db;
+  return openSqliteFile(path, (db) => {
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
+    dropUnusedLogsTable(db);
+    db.exec(SCHEMA);
+  });
 }
 
 /** What `series.dimensions_key` holds (its text is part of the file format); here too for the benchmarks. */
