@@ -29,6 +29,28 @@ describe('MemoryBus', () => {
     await Promise.all(consumers.map((c) => c.stop()));
   });
 
+  it('keeps what was published, byte for byte, though the producer reuses its buffers afterwards', async () => {
+    const bus = new MemoryBus({ capacity: 100, maxBatch: 10 });
+    const got: Buffer[] = [];
+    const consumer = bus.consumer('g');
+    await consumer.run([TOPICS.metrics], (batch) => {
+      for (const m of batch.messages) got.push(Buffer.from(m.value));
+      return Promise.resolve({ kind: 'commit' });
+    });
+    const reused = Buffer.from('first buffer');
+    const published = [
+      { key: 'a', value: reused },
+      { key: 'b', value: 'texte accentué, 観測' },
+      { key: 'c', value: '' },
+      { key: 'd', value: Buffer.from([0, 255, 10]) },
+    ];
+    expect(await bus.producer().publish(TOPICS.metrics, published)).toEqual({ kind: 'delivered' });
+    reused.fill(0x78);
+    await until(() => got.length === 4);
+    expect(got.map((b) => b.toString('hex'))).toEqual([Buffer.from('first buffer'), Buffer.from('texte accentué, 観測'), Buffer.alloc(0), Buffer.from([0, 255, 10])].map((b) => b.toString('hex')));
+    await consumer.stop();
+  });
+
   it("carries each message's key and headers, as Kafka does", async () => {
     const bus = new MemoryBus({ capacity: 100, maxBatch: 10 });
     const got: { key: string | null; headers: unknown }[] = [];

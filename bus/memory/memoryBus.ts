@@ -78,8 +78,9 @@ class TopicLog {
   }
 
   append(messages: readonly BusMessage[]): void {
+    const values = copyValues(messages);
     const stored = messages.map((m, i): StoredMessage => {
-      const message = { offset: this.nextOffset + i, key: m.key, value: Buffer.from(m.value) };
+      const message = { offset: this.nextOffset + i, key: m.key, value: values[i] as Buffer };
       return m.headers ? { ...message, headers: m.headers } : message;
     });
     this.nextOffset += this.messages.pushAll(stored);
@@ -104,6 +105,27 @@ class TopicLog {
       signal.addEventListener('abort', wake, { once: true });
     });
   }
+}
+
+/**
+ * The messages' values, copied (a producer may reuse its buffers once publish returns) into
+ * one block per publish call, each value a view of its part. Copying each on its own
+ * (`Buffer.from`) took a new 8 KiB pool every few kilobytes: a tenth of the alert engine's
+ * CPU in its benchmark. A block lives until the last
+ * message in it is trimmed; the messages of one call are read and trimmed together.
+ */
+function copyValues(messages: readonly BusMessage[]): Buffer[] {
+  let total = 0;
+  for (const m of messages) total += typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.length;
+  const block = Buffer.allocUnsafeSlow(total);
+  const values: Buffer[] = [];
+  let at = 0;
+  for (const m of messages) {
+    const length = typeof m.value === 'string' ? block.write(m.value, at) : m.value.copy(block, at);
+    values.push(block.subarray(at, at + length));
+    at += length;
+  }
+  return values;
 }
 
 export class MemoryBus implements Bus {
