@@ -111,8 +111,8 @@ class TopicLog {
  * The messages' values, copied (a producer may reuse its buffers once publish returns) into
  * one block per publish call, each value a view of its part. Copying each on its own
  * (`Buffer.from`) took a new 8 KiB pool every few kilobytes: a tenth of the alert engine's
- * CPU in its benchmark. A block lives until the last
- * message in it is trimmed; the messages of one call are read and trimmed together.
+ * CPU in its benchmark. A block lives until the last message in it is trimmed (and no
+ * consumer holds one); the messages of one call are read and trimmed together.
  */
 function copyValues(messages: readonly BusMessage[]): Buffer[] {
   let total = 0;
