@@ -644,6 +644,20 @@ export function alarmStoreContract(name: string, open: () => Promise<AlarmStore>
         await expect(list({ sortBy: [['secret', 'asc']] })).rejects.toThrow(/secret/);
       });
 
+      it('takes a deleted method out of its tenant’s definitions’ action lists, as Monasca does, and tells the engines', async () => {
+        const method = await store.createNotificationMethod(newMethod(A, { id: 'm-gone' }), T0);
+        const both = await store.createDefinition(exampleDefinition(A, { name: 'both', alarmActions: ['m-gone', 'm-kept'], okActions: ['m-gone'], undeterminedActions: ['m-kept', 'm-gone'] }), T0);
+        const other = await store.createDefinition(exampleDefinition(A, { name: 'other', alarmActions: ['m-kept'], okActions: [], undeterminedActions: [] }), T0);
+        // Another tenant's list naming the same id is its own business.
+        const foreign = await store.createDefinition(exampleDefinition(B, { name: 'foreign', alarmActions: ['m-gone'], okActions: [], undeterminedActions: [] }), T0);
+        const revision = await store.definitionsRevision();
+        expect(await store.deleteNotificationMethod(A, method.id)).toBe(true);
+        expect(await store.getDefinition(A, both.id)).toEqual({ ...both, alarmActions: ['m-kept'], okActions: [], undeterminedActions: ['m-kept'] });
+        expect(await store.getDefinition(A, other.id)).toEqual(other);
+        expect(await store.getDefinition(B, foreign.id)).toEqual(foreign);
+        expect(await store.definitionsRevision()).toBeGreaterThan(revision);
+      });
+
       it('takes a deleted method’s pending deliveries with it, and no other tenant’s', async () => {
         const method = await store.createNotificationMethod(newMethod(A), T0);
         await store.checkpoint(checkpointOf({ deliveries: [exampleDelivery('del-m', T0, { methodId: method.id }), exampleDelivery('del-other', T0, { methodId: 'another' })] }));

@@ -506,10 +506,36 @@ export class SqlAlarmStore implements AlarmStore {
   }
 
   /** Its pending deliveries go with it: there is nowhere left to send them. */
+  /**
+   * Deletes a method with its pending deliveries, and takes it out of the tenant's
+   * definitions' action lists, as Monasca's schema does (its alarm_action rows go with the
+   * method, ON DELETE CASCADE); engines reload the definitions on the revision.
+   */
   async deleteNotificationMethod(tenantId: string, id: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       if ((await tx.run('DELETE FROM notification_methods WHERE tenant_id = ? AND id = ?', [tenantId, id])) === 0) return false;
       await tx.run('DELETE FROM deliveries WHERE tenant_id = ? AND method_id = ?', [tenantId, id]);
+      // LIKE only narrows the rows (a wildcard in an id can only add some); the lists are filtered exactly.
+      const like = `%${JSON.stringify(id)}%`;
+      const rows = await tx.all(`SELECT ${DEFINITION_COLUMNS} FROM alarm_definitions WHERE tenant_id = ? AND (alarm_actions LIKE ? OR ok_actions LIKE ? OR undetermined_actions LIKE ?)`, [
+        tenantId,
+        like,
+        like,
+        like,
+      ]);
+      let changed = 0;
+      for (const definition of rows.map(definitionFromRow)) {
+        const lists = [definition.alarmActions, definition.okActions, definition.undeterminedActions];
+        const kept = lists.map((list) => list.filter((action) => action !== id));
+        if (kept.every((list, i) => list.length === lists[i]?.length)) continue;
+        await tx.run('UPDATE alarm_definitions SET alarm_actions = ?, ok_actions = ?, undetermined_actions = ? WHERE tenant_id = ? AND id = ?', [
+          ...kept.map((list) => JSON.stringify(list)),
+          tenantId,
+          definition.id,
+        ]);
+        changed++;
+      }
+      if (changed > 0) await tx.run(BUMP_REVISION);
       return true;
     });
   }

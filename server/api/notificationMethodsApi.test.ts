@@ -170,6 +170,17 @@ describe('notification-methods API', () => {
     expect((await h.send('DELETE', 'tok-a', url)).statusCode).toBe(404);
   });
 
+  it('takes a deleted method out of the definitions that name it, as Monasca does', async () => {
+    const gone = await create('tok-a', email('gone'));
+    const kept = await create('tok-a', email('kept', 'kept@example.com'));
+    const res = await h.send('POST', 'tok-a', '/v2.0/alarm-definitions', { name: 'cpu', expression: 'avg(cpu) > 1', alarm_actions: [gone.id, kept.id], ok_actions: [gone.id] });
+    expect(res.statusCode, res.body).toBe(201);
+    const definition = res.json<{ id: string }>();
+    expect((await h.send('DELETE', 'tok-a', `/v2.0/notification-methods/${gone.id}`)).statusCode).toBe(204);
+    const got = await h.get('tok-a', `/v2.0/alarm-definitions/${definition.id}`);
+    expect(got.json()).toMatchObject({ alarm_actions: [kept.id], ok_actions: [], undetermined_actions: [] });
+  });
+
   it('keeps tenants apart: B cannot see, change or delete A’s methods', async () => {
     const a = await create('tok-a', email('secret-ops'));
     const url = `/v2.0/notification-methods/${a.id}`;
