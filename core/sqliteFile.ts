@@ -2,6 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'libsql';
 
+/**
+ * A libsql connection. libsql rather than better-sqlite3: it ships prebuilt Node-API
+ * binaries, so `npm install` needs no compiler and one build loads under Node 20 and
+ * Node 24 alike (better-sqlite3 is built per Node ABI).
+ */
 export type SqliteDatabase = InstanceType<typeof Database>;
 
 /** How long opening waits, in all, for other processes setting up the same file. */
@@ -16,7 +21,7 @@ function isBusy(error: unknown): boolean {
 
 /**
  * Opens a SQLite file that other processes may be opening at the same instant (two servers
- * started together, or a server and the engine on the single-machine default), and runs
+ * started together, or `kansoku server` and `kansoku alerting` on one alarm file), and runs
  * `setup` on it: the WAL switch, the schema. Statements in `setup` must be idempotent.
  *
  * `busy_timeout` comes first, so most contention is waited out inside SQLite. But SQLite

@@ -1,9 +1,7 @@
 import { openSqliteFile, type SqliteDatabase } from '../../core/sqliteFile.js';
 
 /**
- * The embedded store of the single-machine default. libsql rather than better-sqlite3:
- * it ships prebuilt Node-API binaries, so `npm install` needs no compiler and one build
- * loads under Node 20 and Node 24 alike (better-sqlite3 is built per Node ABI).
+ * The embedded store of the single-machine default (opened through core/sqliteFile.ts).
  *
  * A series is a metric (tenant, name, exact dimension set); its points are keyed by
  * (series, timestamp), so a redelivered message overwrites itself, as in InfluxDB.
@@ -15,6 +13,7 @@ import { openSqliteFile, type SqliteDatabase } from '../../core/sqliteFile.js';
  * its stream, `log_streams`: one row per tenant and dimension set (a container's stdout,
  * say), so that a dimension filter picks a few streams rather than reading every log.
  */
+/** The connection type the server's SQLite modules take, from the shared opener. */
 export type { SqliteDatabase };
 
 const SCHEMA = `
